@@ -1,0 +1,244 @@
+package media
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"sync/atomic"
+
+	"github.com/pion/rtcp"
+	"github.com/pion/rtp"
+	"github.com/pion/webrtc/v4"
+
+	"github.com/switchyard/switchyard/media/cache"
+	"github.com/switchyard/switchyard/media/codec"
+	"github.com/switchyard/switchyard/media/forward"
+)
+
+// ErrNoCodec is returned by Bind when the receiver did not negotiate the publisher's codec.
+var ErrNoCodec = errors.New("media: receiver does not support the publisher's codec")
+
+// DownTrack sends one published track to one receiver. It is a pion
+// TrackLocal: the receiver's PeerConnection binds it and it writes RTP to it.
+type DownTrack struct {
+	id       string // "audio" or "video"
+	streamID string // the publisher's participant id
+	kind     webrtc.RTPCodecType
+	codec    webrtc.RTPCodecParameters
+	source   KeyframeRequester
+
+	mu      sync.Mutex // guards everything below; WriteRTP runs on each layer's goroutine
+	fwd     *forward.Forwarder
+	writer  webrtc.TrackLocalWriter
+	ssrc    uint32
+	pt      uint8
+	cache   *cache.Cache
+	payload [1500]byte // scratch for payloads rewritten per receiver
+	wire    [1500]byte // scratch for the marshalled packet kept in the cache
+	rtxBuf  [1500]byte // scratch for retransmissions (RTCP goroutine)
+
+	Packets     atomic.Uint64
+	Bytes       atomic.Uint64
+	NACKed      atomic.Uint64 // sequence numbers receivers asked for
+	Retransmits atomic.Uint64 // packets resent from the cache
+	PLIs        atomic.Uint64 // keyframe requests from the receiver
+	bitrate     atomic.Int64
+	tickBytes   uint64
+}
+
+// NewDownTrack makes a DownTrack for up, sending nothing until a target layer is set.
+func NewDownTrack(up *UpTrack) *DownTrack {
+	kind := up.Kind()
+	d := &DownTrack{
+		id:       kind.String(),
+		streamID: up.Publisher(),
+		kind:     kind,
+		codec:    up.Codec(),
+		source:   up,
+		fwd:      forward.New(up.Codec().ClockRate),
+	}
+	size := 512
+	if kind == webrtc.RTPCodecTypeAudio {
+		size = 128
+	}
+	d.cache = cache.New(size)
+	return d
+}
+
+// ID is the track id: "audio" or "video".
+func (d *DownTrack) ID() string { return d.id }
+
+// RID is empty: a receiver gets one layer at a time.
+func (d *DownTrack) RID() string { return "" }
+
+// StreamID is the publisher's participant id, so that the receiver can group tracks.
+func (d *DownTrack) StreamID() string { return d.streamID }
+
+// Kind is audio or video.
+func (d *DownTrack) Kind() webrtc.RTPCodecType { return d.kind }
+
+// Bind is called by pion when the receiver's PeerConnection has negotiated the track.
+func (d *DownTrack) Bind(ctx webrtc.TrackLocalContext) (webrtc.RTPCodecParameters, error) {
+	for _, c := range ctx.CodecParameters() {
+		if !strings.EqualFold(c.MimeType, d.codec.MimeType) {
+			continue
+		}
+		if strings.EqualFold(c.MimeType, webrtc.MimeTypeH264) && !sameH264Mode(c.SDPFmtpLine, d.codec.SDPFmtpLine) {
+			continue
+		}
+		d.mu.Lock()
+		d.writer = ctx.WriteStream()
+		d.ssrc = uint32(ctx.SSRC())
+		d.pt = uint8(c.PayloadType)
+		d.mu.Unlock()
+		return c, nil
+	}
+	return webrtc.RTPCodecParameters{}, fmt.Errorf("%w: %s", ErrNoCodec, d.codec.MimeType)
+}
+
+func sameH264Mode(a, b string) bool {
+	mode := func(s string) string {
+		if strings.Contains(s, "packetization-mode=1") {
+			return "1"
+		}
+		return "0"
+	}
+	return mode(a) == mode(b)
+}
+
+// Unbind is called by pion when the track stops being sent.
+func (d *DownTrack) Unbind(webrtc.TrackLocalContext) error {
+	d.mu.Lock()
+	d.writer = nil
+	d.mu.Unlock()
+	return nil
+}
+
+// SetTarget sets the layer to forward; -1 sends nothing.
+func (d *DownTrack) SetTarget(layer int) {
+	d.mu.Lock()
+	d.fwd.SetTarget(layer)
+	d.mu.Unlock()
+}
+
+// Layers returns the layer being forwarded and the one wanted (-1 = none).
+func (d *DownTrack) Layers() (current, target int, waiting bool) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.fwd.Current(), d.fwd.Target(), d.fwd.WantsKeyframe()
+}
+
+// WriteRTP forwards one packet of the publisher's track if it belongs to the
+// layer this receiver gets. It does not allocate.
+func (d *DownTrack) WriteRTP(p *Packet) {
+	d.mu.Lock()
+	if d.writer == nil {
+		d.mu.Unlock()
+		return
+	}
+	fp := forward.Packet{
+		Layer:     p.Layer,
+		Seq:       p.Header.SequenceNumber,
+		Timestamp: p.Header.Timestamp,
+		Keyframe:  p.Keyframe,
+		Arrival:   p.Arrival,
+	}
+	if v := p.VP8; v != nil {
+		fp.HasPictureID, fp.PictureID, fp.PictureIDBits = v.HasPictureID, v.PictureID, v.PictureIDBits
+		fp.HasTL0, fp.TL0PICIDX = v.HasTL0, v.TL0PICIDX
+	}
+	out, decision := d.fwd.Process(&fp)
+	wants, target := d.fwd.WantsKeyframe(), d.fwd.Target()
+	if decision == forward.DecisionForward {
+		d.send(p, out)
+	}
+	d.mu.Unlock()
+	if wants {
+		d.source.RequestKeyframe(target)
+	}
+}
+
+// send writes a forwarded packet; called with mu held.
+func (d *DownTrack) send(p *Packet, out forward.Out) {
+	payload := p.Payload
+	if p.VP8 != nil && (p.VP8.HasPictureID || p.VP8.HasTL0) && len(payload) <= len(d.payload) {
+		n := copy(d.payload[:], payload)
+		payload = d.payload[:n]
+		codec.RewriteVP8(payload, p.VP8, out.PictureID, out.TL0PICIDX)
+	}
+	hdr := rtp.Header{
+		Version:        2,
+		Marker:         p.Header.Marker,
+		PayloadType:    d.pt,
+		SequenceNumber: out.Seq,
+		Timestamp:      out.Timestamp,
+		SSRC:           d.ssrc,
+	}
+	if n, err := hdr.MarshalTo(d.wire[:]); err == nil && n+len(payload) <= len(d.wire) {
+		copy(d.wire[n:], payload)
+		d.cache.Store(out.Seq, d.wire[:n+len(payload)])
+	}
+	if _, err := d.writer.WriteRTP(&hdr, payload); err == nil {
+		d.Packets.Add(1)
+		d.Bytes.Add(uint64(len(payload) + 12))
+	}
+}
+
+// HandleRTCP acts on the receiver's feedback about this track: NACKs are
+// answered from the cache, keyframe requests go to the publisher.
+func (d *DownTrack) HandleRTCP(pkts []rtcp.Packet) {
+	for _, pkt := range pkts {
+		switch p := pkt.(type) {
+		case *rtcp.TransportLayerNack:
+			for _, pair := range p.Nacks {
+				pair.Range(func(seq uint16) bool {
+					d.NACKed.Add(1)
+					d.retransmit(seq)
+					return true
+				})
+			}
+		case *rtcp.PictureLossIndication, *rtcp.FullIntraRequest:
+			d.PLIs.Add(1)
+			d.mu.Lock()
+			layer := d.fwd.Current()
+			if layer < 0 {
+				layer = d.fwd.Target()
+			}
+			d.mu.Unlock()
+			d.source.RequestKeyframe(layer)
+		}
+	}
+}
+
+func (d *DownTrack) retransmit(seq uint16) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.writer == nil {
+		return
+	}
+	n, ok := d.cache.Load(seq, d.rtxBuf[:])
+	if !ok {
+		return
+	}
+	if _, err := d.writer.Write(d.rtxBuf[:n]); err == nil {
+		d.Retransmits.Add(1)
+	}
+}
+
+// Tick updates the bitrate; call it from one goroutine every interval.
+func (d *DownTrack) Tick(seconds float64) {
+	b := d.Bytes.Load()
+	d.bitrate.Store(int64(float64(b-d.tickBytes) * 8 / seconds))
+	d.tickBytes = b
+}
+
+// Bitrate is what the receiver was sent, bits/s.
+func (d *DownTrack) Bitrate() int64 { return d.bitrate.Load() }
+
+// SSRC is the SSRC the receiver sees, 0 before negotiation.
+func (d *DownTrack) SSRC() uint32 {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.ssrc
+}

@@ -1,0 +1,326 @@
+// Package media moves packets: it receives each published track, and forwards
+// it to every subscriber through a per-receiver DownTrack that picks the
+// simulcast layer and rewrites sequence numbers, timestamps and picture ids.
+package media
+
+import (
+	"errors"
+	"io"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/pion/rtp"
+	"github.com/pion/webrtc/v4"
+
+	"github.com/switchyard/switchyard/media/codec"
+	"github.com/switchyard/switchyard/media/dedup"
+)
+
+// MaxLayers is the number of simulcast layers a track can have (q, h, f).
+const MaxLayers = 3
+
+// RIDs names the layers by index.
+var RIDs = [MaxLayers]string{"q", "h", "f"}
+
+// LayerIndex maps a RID to a layer index; "" (no simulcast) is layer 0, and
+// names it does not know return -1.
+func LayerIndex(rid string) int {
+	switch strings.ToLower(rid) {
+	case "", "q", "l", "lo", "low", "0":
+		return 0
+	case "h", "m", "mid", "1":
+		return 1
+	case "f", "hi", "high", "2":
+		return 2
+	}
+	return -1
+}
+
+// Packet is what an UpTrack hands to its sinks. It is only valid during the
+// WriteRTP call: sinks copy what they keep.
+type Packet struct {
+	Header   *rtp.Header
+	Payload  []byte
+	Layer    int
+	Keyframe bool
+	VP8      *codec.VP8 // nil unless the codec is VP8
+	Arrival  int64      // ns since the UpTrack's epoch
+}
+
+// Sink receives an UpTrack's packets; a DownTrack is one, a relay link another.
+type Sink interface {
+	WriteRTP(p *Packet)
+}
+
+// KeyframeRequester asks a publisher for a keyframe on one layer.
+type KeyframeRequester interface {
+	RequestKeyframe(layer int)
+}
+
+// UpTrackConfig describes a published track.
+type UpTrackConfig struct {
+	Publisher string // participant id
+	Kind      webrtc.RTPCodecType
+	Codec     webrtc.RTPCodecParameters
+	// SendPLI asks the publisher for a keyframe on the given SSRC.
+	SendPLI func(ssrc uint32) error
+	// AudioLevelExt is the negotiated id of the RFC 6464 extension, 0 if none.
+	AudioLevelExt uint8
+	// OnAudioLevel receives every audio level (0 loud .. 127 silent).
+	OnAudioLevel func(level uint8, voice bool, at time.Time)
+	// PLIInterval throttles keyframe requests per layer (default 300 ms).
+	PLIInterval time.Duration
+	// Observe, if set, is told how long each packet took from read to the
+	// last sink (forwarding delay, for metrics).
+	Observe func(d time.Duration)
+}
+
+// UpTrack is one published track with all its simulcast layers.
+type UpTrack struct {
+	cfg    UpTrackConfig
+	isVP8  bool
+	isH264 bool
+	epoch  time.Time
+
+	sinks atomic.Pointer[[]Sink]
+	sinkM sync.Mutex // serialises changes to sinks
+
+	layers [MaxLayers]upLayer
+
+	Duplicates atomic.Uint64 // RTX copies and repeats dropped
+	Malformed  atomic.Uint64 // packets whose payload could not be parsed
+}
+
+type upLayer struct {
+	present   atomic.Bool
+	ssrc      atomic.Uint32
+	packets   atomic.Uint64
+	bytes     atomic.Uint64
+	received  atomic.Uint64 // unique packets
+	expected  atomic.Uint64
+	last      atomic.Int64 // arrival of the newest packet, ns since epoch
+	width     atomic.Int32
+	height    atomic.Int32
+	lastPLI   atomic.Int64
+	keyframes atomic.Uint64
+	bitrate   atomic.Int64 // bits/s, updated by Tick
+	tickBytes uint64       // Tick's own; called from one goroutine
+}
+
+// NewUpTrack makes an UpTrack; add each received layer with Run.
+func NewUpTrack(cfg UpTrackConfig) *UpTrack {
+	if cfg.PLIInterval <= 0 {
+		cfg.PLIInterval = 300 * time.Millisecond
+	}
+	mime := strings.ToLower(cfg.Codec.MimeType)
+	u := &UpTrack{
+		cfg:    cfg,
+		isVP8:  mime == strings.ToLower(webrtc.MimeTypeVP8),
+		isH264: mime == strings.ToLower(webrtc.MimeTypeH264),
+		epoch:  time.Now(),
+	}
+	empty := []Sink{}
+	u.sinks.Store(&empty)
+	return u
+}
+
+// Publisher is the id of the participant that publishes the track.
+func (u *UpTrack) Publisher() string { return u.cfg.Publisher }
+
+// Kind is audio or video.
+func (u *UpTrack) Kind() webrtc.RTPCodecType { return u.cfg.Kind }
+
+// Codec is the codec the publisher sends.
+func (u *UpTrack) Codec() webrtc.RTPCodecParameters { return u.cfg.Codec }
+
+// AddSink starts forwarding to s.
+func (u *UpTrack) AddSink(s Sink) {
+	u.sinkM.Lock()
+	defer u.sinkM.Unlock()
+	old := *u.sinks.Load()
+	next := make([]Sink, 0, len(old)+1)
+	next = append(next, old...)
+	next = append(next, s)
+	u.sinks.Store(&next)
+}
+
+// RemoveSink stops forwarding to s.
+func (u *UpTrack) RemoveSink(s Sink) {
+	u.sinkM.Lock()
+	defer u.sinkM.Unlock()
+	old := *u.sinks.Load()
+	next := make([]Sink, 0, len(old))
+	for _, x := range old {
+		if x != s {
+			next = append(next, x)
+		}
+	}
+	u.sinks.Store(&next)
+}
+
+// Run reads one layer until the track ends. Call it in its own goroutine for
+// each TrackRemote (each simulcast RID) of the track.
+func (u *UpTrack) Run(track *webrtc.TrackRemote) error {
+	layer := LayerIndex(track.RID())
+	if layer < 0 {
+		return errors.New("media: unknown simulcast rid " + track.RID())
+	}
+	u.layers[layer].present.Store(true)
+	u.layers[layer].ssrc.Store(uint32(track.SSRC()))
+	buf := make([]byte, 1500)
+	var pkt rtp.Packet
+	var vp8 codec.VP8
+	var win dedup.Window
+	for {
+		n, _, err := track.Read(buf)
+		if err != nil {
+			if errors.Is(err, io.EOF) {
+				return nil
+			}
+			return err
+		}
+		if err := pkt.Unmarshal(buf[:n]); err != nil {
+			u.Malformed.Add(1)
+			continue
+		}
+		u.handle(layer, &pkt, &vp8, &win, time.Now())
+	}
+}
+
+// handle processes one received packet of a layer. Called from that layer's
+// goroutine only.
+func (u *UpTrack) handle(layer int, pkt *rtp.Packet, vp8 *codec.VP8, win *dedup.Window, now time.Time) {
+	l := &u.layers[layer]
+	if !win.Add(pkt.SequenceNumber) {
+		u.Duplicates.Add(1)
+		return
+	}
+	recv, exp := win.Counts()
+	l.received.Store(recv)
+	l.expected.Store(exp)
+	arrival := now.Sub(u.epoch).Nanoseconds()
+	l.packets.Add(1)
+	l.bytes.Add(uint64(len(pkt.Payload) + 12))
+	l.last.Store(arrival)
+	if len(pkt.Payload) == 0 {
+		return // padding-only probe: nothing to forward
+	}
+	p := Packet{Header: &pkt.Header, Payload: pkt.Payload, Layer: layer, Arrival: arrival}
+	switch {
+	case u.cfg.Kind == webrtc.RTPCodecTypeAudio:
+		p.Keyframe = true
+		if u.cfg.AudioLevelExt != 0 && u.cfg.OnAudioLevel != nil {
+			if ext := pkt.GetExtension(u.cfg.AudioLevelExt); len(ext) > 0 {
+				u.cfg.OnAudioLevel(ext[0]&0x7f, ext[0]&0x80 != 0, now)
+			}
+		}
+	case u.isVP8:
+		if err := codec.ParseVP8(pkt.Payload, vp8); err != nil {
+			u.Malformed.Add(1)
+			return
+		}
+		p.VP8 = vp8
+		p.Keyframe = vp8.Keyframe
+		if vp8.Keyframe {
+			l.keyframes.Add(1)
+			if vp8.Width > 0 {
+				l.width.Store(int32(vp8.Width))
+				l.height.Store(int32(vp8.Height))
+			}
+		}
+	case u.isH264:
+		p.Keyframe = codec.H264Keyframe(pkt.Payload)
+		if p.Keyframe {
+			l.keyframes.Add(1)
+		}
+	}
+	for _, s := range *u.sinks.Load() {
+		s.WriteRTP(&p)
+	}
+	if u.cfg.Observe != nil {
+		u.cfg.Observe(time.Since(now))
+	}
+}
+
+// RequestKeyframe asks the publisher for a keyframe on a layer, at most once
+// per PLIInterval.
+func (u *UpTrack) RequestKeyframe(layer int) {
+	if layer < 0 || layer >= MaxLayers || u.cfg.SendPLI == nil {
+		return
+	}
+	l := &u.layers[layer]
+	if !l.present.Load() {
+		return
+	}
+	now := time.Since(u.epoch).Nanoseconds()
+	last := l.lastPLI.Load()
+	if last != 0 && now-last < u.cfg.PLIInterval.Nanoseconds() {
+		return
+	}
+	if !l.lastPLI.CompareAndSwap(last, now) {
+		return
+	}
+	_ = u.cfg.SendPLI(l.ssrc.Load())
+}
+
+// LayerInfo is the state of one published layer.
+type LayerInfo struct {
+	Index         int
+	RID           string
+	Present       bool
+	SSRC          uint32
+	Active        bool // a packet arrived in the last second
+	Bitrate       int64
+	Width, Height int
+	Received      uint64
+	Expected      uint64
+	Keyframes     uint64
+}
+
+// Layers reports every present layer.
+func (u *UpTrack) Layers() []LayerInfo {
+	now := time.Since(u.epoch).Nanoseconds()
+	var out []LayerInfo
+	for i := range u.layers {
+		l := &u.layers[i]
+		if !l.present.Load() {
+			continue
+		}
+		last := l.last.Load()
+		out = append(out, LayerInfo{
+			Index:     i,
+			RID:       RIDs[i],
+			Present:   true,
+			SSRC:      l.ssrc.Load(),
+			Active:    last != 0 && now-last < int64(time.Second),
+			Bitrate:   l.bitrate.Load(),
+			Width:     int(l.width.Load()),
+			Height:    int(l.height.Load()),
+			Received:  l.received.Load(),
+			Expected:  l.expected.Load(),
+			Keyframes: l.keyframes.Load(),
+		})
+	}
+	return out
+}
+
+// Tick updates bitrates; call it from one goroutine every interval.
+func (u *UpTrack) Tick(seconds float64) {
+	for i := range u.layers {
+		l := &u.layers[i]
+		b := l.bytes.Load()
+		l.bitrate.Store(int64(float64(b-l.tickBytes) * 8 / seconds))
+		l.tickBytes = b
+	}
+}
+
+// Bitrate is the sum over layers, bits/s.
+func (u *UpTrack) Bitrate() int64 {
+	var sum int64
+	for i := range u.layers {
+		sum += u.layers[i].bitrate.Load()
+	}
+	return sum
+}

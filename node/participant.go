@@ -1,0 +1,552 @@
+package node
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/pion/rtcp"
+	"github.com/pion/sdp/v3"
+	"github.com/pion/webrtc/v4"
+
+	"github.com/switchyard/switchyard/media"
+	"github.com/switchyard/switchyard/media/layer"
+	"github.com/switchyard/switchyard/media/speaker"
+	"github.com/switchyard/switchyard/node/signal"
+)
+
+// Participant is one endpoint on this node: its signaling session and its
+// single PeerConnection, which both publishes and receives.
+type Participant struct {
+	id, name, region string
+	node             *Node
+	room             *Room
+	sess             *session
+	log              *slog.Logger
+	joined           time.Time
+	api              *peerAPI
+	pc               *webrtc.PeerConnection
+	speaker          *speaker.Speaker
+
+	negMu          sync.Mutex // serialises offer/answer; guards the fields below it
+	ready          bool       // the client's first offer has been answered
+	awaitingAnswer bool
+	pending        bool // renegotiate once the current answer arrives
+	negTimer       *time.Timer
+
+	mu          sync.Mutex                // guards the fields below
+	ups         map[string]*media.UpTrack // by kind
+	downs       map[*media.UpTrack]*subscription
+	constraints map[string]int // publisher id -> largest height shown
+	layerCap    int            // highest layer index an operator allows, -1 none
+	measured    map[string]float64
+	closed      bool
+	goneTimer   *time.Timer
+
+	audioMuted atomic.Bool
+	remb       atomic.Int64
+	rembAt     atomic.Int64
+
+	// rates, written by tickRates (node ticker goroutine) and read by snapshots
+	rateMu                 sync.Mutex
+	bitrateUp, bitrateDown int64
+	lossUp                 float64
+	lastRecv, lastExp      uint64
+}
+
+type subscription struct {
+	up     *media.UpTrack
+	down   *media.DownTrack
+	sender *webrtc.RTPSender
+	reason layer.Reason
+}
+
+func newParticipant(n *Node, r *Room, s *session, m signal.Message) (*Participant, error) {
+	api, err := n.newPeerAPI()
+	if err != nil {
+		return nil, fmt.Errorf("peer api: %w", err)
+	}
+	pc, err := api.api.NewPeerConnection(webrtc.Configuration{SDPSemantics: webrtc.SDPSemanticsUnifiedPlan})
+	if err != nil {
+		return nil, fmt.Errorf("peer connection: %w", err)
+	}
+	region := m.Region
+	if region == "" {
+		region = n.cfg.Region
+	}
+	id := n.newParticipantID()
+	p := &Participant{
+		id: id, name: m.Name, region: region,
+		node: n, room: r, sess: s, api: api, pc: pc,
+		joined:      time.Now(),
+		log:         n.log.With("room", r.name, "participant", id),
+		ups:         make(map[string]*media.UpTrack),
+		downs:       make(map[*media.UpTrack]*subscription),
+		constraints: make(map[string]int),
+		measured:    make(map[string]float64),
+		layerCap:    -1,
+	}
+	p.speaker = r.speaker.Add(id)
+	pc.OnICECandidate(func(c *webrtc.ICECandidate) {
+		if c == nil {
+			return
+		}
+		init := c.ToJSON()
+		p.send(signal.Message{Type: signal.TypeCandidate, Candidate: &signal.Candidate{
+			Candidate: init.Candidate, SDPMid: init.SDPMid, SDPMLineIndex: init.SDPMLineIndex}})
+	})
+	pc.OnConnectionStateChange(p.onConnectionState)
+	pc.OnTrack(p.onTrack)
+	return p, nil
+}
+
+func (p *Participant) info() signal.Participant {
+	return signal.Participant{ID: p.id, Name: p.name, Region: p.region, Node: p.node.cfg.ID}
+}
+
+func (p *Participant) send(m signal.Message) { p.sess.send(m) }
+
+func (p *Participant) isReady() bool {
+	p.negMu.Lock()
+	defer p.negMu.Unlock()
+	return p.ready
+}
+
+// markReady is called by the room with the room lock held.
+func (p *Participant) markReady() {
+	p.negMu.Lock()
+	p.ready = true
+	p.negMu.Unlock()
+}
+
+func (p *Participant) upTracks() []*media.UpTrack {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	out := make([]*media.UpTrack, 0, len(p.ups))
+	for _, u := range p.ups {
+		out = append(out, u)
+	}
+	return out
+}
+
+// handleOffer answers the client's first offer, which carries what it publishes.
+func (p *Participant) handleOffer(sdpText string) error {
+	p.negMu.Lock()
+	if p.ready || p.pc.SignalingState() != webrtc.SignalingStateStable || p.pc.RemoteDescription() != nil {
+		p.negMu.Unlock()
+		return &errJoin{signal.CodeProtocol, "only the first offer comes from the client; answer the node's offers instead"}
+	}
+	if err := checkSDP(sdpText); err != nil {
+		p.negMu.Unlock()
+		return &errJoin{signal.CodeBadSDP, err.Error()}
+	}
+	if err := p.pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: sdpText}); err != nil {
+		p.negMu.Unlock()
+		return &errJoin{signal.CodeBadSDP, "offer rejected: " + err.Error()}
+	}
+	answer, err := p.pc.CreateAnswer(nil)
+	if err == nil {
+		err = p.pc.SetLocalDescription(answer)
+	}
+	if err != nil {
+		p.negMu.Unlock()
+		return &errJoin{signal.CodeBadSDP, "cannot answer the offer: " + err.Error()}
+	}
+	p.send(signal.Message{Type: signal.TypeAnswer, SDP: p.pc.LocalDescription().SDP})
+	p.negMu.Unlock()
+	p.room.ready(p)
+	return nil
+}
+
+// checkSDP parses an SDP before pion sees it, so that hostile input gets a clear error.
+func checkSDP(text string) error {
+	var s sdp.SessionDescription
+	if err := s.UnmarshalString(text); err != nil {
+		return fmt.Errorf("unparsable SDP: %w", err)
+	}
+	if len(s.MediaDescriptions) == 0 {
+		return errors.New("SDP has no media sections")
+	}
+	if len(s.MediaDescriptions) > 64 {
+		return errors.New("SDP has more than 64 media sections")
+	}
+	return nil
+}
+
+// handleAnswer applies the client's answer to the node's latest offer.
+func (p *Participant) handleAnswer(sdpText string) error {
+	p.negMu.Lock()
+	defer p.negMu.Unlock()
+	if !p.awaitingAnswer {
+		return &errJoin{signal.CodeProtocol, "unexpected answer: the node has no offer outstanding"}
+	}
+	if err := checkSDP(sdpText); err != nil {
+		return &errJoin{signal.CodeBadSDP, err.Error()}
+	}
+	if err := p.pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: sdpText}); err != nil {
+		return &errJoin{signal.CodeBadSDP, "answer rejected: " + err.Error()}
+	}
+	p.awaitingAnswer = false
+	if p.pending {
+		p.pending = false
+		p.offerLocked()
+	}
+	return nil
+}
+
+// negotiate asks for a node-initiated offer soon; requests close together
+// become one offer.
+func (p *Participant) negotiate() {
+	p.negMu.Lock()
+	defer p.negMu.Unlock()
+	if p.negTimer != nil {
+		return
+	}
+	p.negTimer = time.AfterFunc(15*time.Millisecond, func() {
+		p.negMu.Lock()
+		defer p.negMu.Unlock()
+		p.negTimer = nil
+		if !p.ready || p.awaitingAnswer {
+			p.pending = true
+			return
+		}
+		p.offerLocked()
+	})
+}
+
+// offerLocked sends a new offer; called with negMu held.
+func (p *Participant) offerLocked() {
+	if p.pc.ConnectionState() == webrtc.PeerConnectionStateClosed {
+		return
+	}
+	offer, err := p.pc.CreateOffer(nil)
+	if err == nil {
+		err = p.pc.SetLocalDescription(offer)
+	}
+	if err != nil {
+		p.log.Warn("cannot renegotiate", "err", err)
+		return
+	}
+	p.awaitingAnswer = true
+	p.send(signal.Message{Type: signal.TypeOffer, SDP: p.pc.LocalDescription().SDP})
+}
+
+func (p *Participant) handleCandidate(c *signal.Candidate) error {
+	if c == nil || c.Candidate == "" {
+		return nil // end of candidates
+	}
+	if p.pc.RemoteDescription() == nil {
+		return &errJoin{signal.CodeProtocol, "candidate before any description"}
+	}
+	err := p.pc.AddICECandidate(webrtc.ICECandidateInit{
+		Candidate: c.Candidate, SDPMid: c.SDPMid, SDPMLineIndex: c.SDPMLineIndex, UsernameFragment: c.UsernameFragment})
+	if err != nil {
+		return &errJoin{signal.CodeBadMessage, "candidate rejected: " + err.Error()}
+	}
+	return nil
+}
+
+func (p *Participant) setConstraints(tiles map[string]int) {
+	p.mu.Lock()
+	clear(p.constraints)
+	for id, h := range tiles {
+		p.constraints[id] = h
+	}
+	p.mu.Unlock()
+	p.allocate()
+}
+
+// onTrack starts receiving one published track (one call per simulcast RID).
+func (p *Participant) onTrack(track *webrtc.TrackRemote, receiver *webrtc.RTPReceiver) {
+	kind := track.Kind().String()
+	p.mu.Lock()
+	up, existed := p.ups[kind]
+	if !existed {
+		cfg := media.UpTrackConfig{
+			Publisher: p.id,
+			Kind:      track.Kind(),
+			Codec:     track.Codec(),
+			SendPLI: func(ssrc uint32) error {
+				return p.pc.WriteRTCP([]rtcp.Packet{&rtcp.PictureLossIndication{MediaSSRC: ssrc}})
+			},
+			Observe: p.node.metrics.observeForward,
+		}
+		if track.Kind() == webrtc.RTPCodecTypeAudio {
+			cfg.AudioLevelExt = p.extensionID(receiver, extAudioLevel)
+			spk := p.speaker
+			cfg.OnAudioLevel = func(level uint8, voice bool, at time.Time) { spk.Level(level, voice, at) }
+		}
+		up = media.NewUpTrack(cfg)
+		p.ups[kind] = up
+	}
+	p.mu.Unlock()
+	p.log.Info("receiving track", "kind", kind, "rid", track.RID(), "codec", track.Codec().MimeType, "ssrc", uint32(track.SSRC()))
+	rid := track.RID()
+	go func() {
+		for {
+			var err error
+			if rid != "" {
+				_, _, err = receiver.ReadSimulcastRTCP(rid)
+			} else {
+				_, _, err = receiver.ReadRTCP()
+			}
+			if err != nil {
+				return
+			}
+		}
+	}()
+	go func() {
+		if err := up.Run(track); err != nil {
+			p.log.Warn("track ended", "kind", kind, "rid", rid, "err", err)
+		}
+	}()
+	if !existed {
+		p.room.published(p, up)
+	}
+}
+
+func (p *Participant) extensionID(r *webrtc.RTPReceiver, uri string) uint8 {
+	for _, e := range r.GetParameters().HeaderExtensions {
+		if e.URI == uri {
+			return uint8(e.ID)
+		}
+	}
+	return 0
+}
+
+// subscribe starts sending up to this participant.
+func (p *Participant) subscribe(up *media.UpTrack) {
+	p.mu.Lock()
+	if p.closed || p.downs[up] != nil {
+		p.mu.Unlock()
+		return
+	}
+	down := media.NewDownTrack(up)
+	sender, err := p.pc.AddTrack(down)
+	if err != nil {
+		p.mu.Unlock()
+		p.log.Warn("cannot add track", "publisher", up.Publisher(), "kind", up.Kind().String(), "err", err)
+		return
+	}
+	p.downs[up] = &subscription{up: up, down: down, sender: sender}
+	p.mu.Unlock()
+	up.AddSink(down)
+	go func() {
+		for {
+			pkts, _, err := sender.ReadRTCP()
+			if err != nil {
+				return
+			}
+			down.HandleRTCP(pkts)
+			p.noteREMB(pkts)
+		}
+	}()
+	p.allocate()
+	p.negotiate()
+}
+
+// unsubscribe stops sending the given tracks; their m-lines become inactive
+// at the next negotiation and may be reused.
+func (p *Participant) unsubscribe(ups []*media.UpTrack) {
+	changed := false
+	for _, up := range ups {
+		p.mu.Lock()
+		s := p.downs[up]
+		delete(p.downs, up)
+		p.mu.Unlock()
+		if s == nil {
+			continue
+		}
+		up.RemoveSink(s.down)
+		if err := p.pc.RemoveTrack(s.sender); err != nil && p.pc.ConnectionState() != webrtc.PeerConnectionStateClosed {
+			p.log.Debug("remove track", "err", err)
+		}
+		changed = true
+	}
+	if changed {
+		p.negotiate()
+	}
+}
+
+func (p *Participant) noteREMB(pkts []rtcp.Packet) {
+	for _, pkt := range pkts {
+		if r, ok := pkt.(*rtcp.ReceiverEstimatedMaximumBitrate); ok {
+			p.remb.Store(int64(r.Bitrate))
+			p.rembAt.Store(time.Now().UnixNano())
+		}
+	}
+}
+
+// estimate is the bandwidth the node may send to this participant, bits/s.
+func (p *Participant) estimate() int64 {
+	est := int64(p.node.cfg.InitialBitrate)
+	if e := p.api.estimator(); e != nil {
+		est = int64(e.GetTargetBitrate())
+	}
+	if at := p.rembAt.Load(); at != 0 && time.Since(time.Unix(0, at)) < 3*time.Second {
+		if r := p.remb.Load(); r > 0 && r < est {
+			est = r
+		}
+	}
+	return est
+}
+
+// defaultLayerBitrate stands in for a layer's rate until it is measured.
+var defaultLayerBitrate = [media.MaxLayers]int64{150_000, 500_000, 1_500_000}
+
+// allocate chooses the layer of every video subscription from the bandwidth
+// estimate and the receiver's constraints, and applies operator mutes.
+func (p *Participant) allocate() {
+	dominant := p.room.dominantSpeaker()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed {
+		return
+	}
+	budget := p.estimate()
+	var subs []*subscription
+	var reqs []layer.Request
+	for _, s := range p.downs {
+		if s.up.Kind() == webrtc.RTPCodecTypeAudio {
+			if pub, ok := p.room.get(s.up.Publisher()); ok && pub.audioMuted.Load() {
+				s.down.SetTarget(-1)
+			} else {
+				s.down.SetTarget(0)
+			}
+			budget -= 40_000
+			continue
+		}
+		maxH, ok := p.constraints[s.up.Publisher()]
+		if !ok {
+			maxH = -1
+		}
+		var ls []layer.Layer
+		for _, li := range s.up.Layers() {
+			for len(ls) < li.Index {
+				ls = append(ls, layer.Layer{RID: media.RIDs[len(ls)]})
+			}
+			br := li.Bitrate
+			if br == 0 {
+				br = defaultLayerBitrate[li.Index]
+			}
+			ls = append(ls, layer.Layer{RID: li.RID, Bitrate: br, Height: li.Height, Active: li.Active})
+		}
+		cur, _, _ := s.down.Layers()
+		subs = append(subs, s)
+		reqs = append(reqs, layer.Request{Layers: ls, MaxHeight: maxH, Cap: p.layerCap, Current: cur,
+			Priority: s.up.Publisher() == dominant})
+	}
+	if len(reqs) == 0 {
+		return
+	}
+	choices := make([]layer.Choice, len(reqs))
+	layer.Allocate(budget, reqs, choices)
+	for i, s := range subs {
+		s.down.SetTarget(choices[i].Target)
+		s.reason = choices[i].Reason
+	}
+}
+
+// tickRates updates this participant's bitrates and loss.
+func (p *Participant) tickRates(secs float64) {
+	var up, down int64
+	var recv, exp uint64
+	for _, u := range p.upTracks() {
+		u.Tick(secs)
+		up += u.Bitrate()
+		for _, l := range u.Layers() {
+			recv += l.Received
+			exp += l.Expected
+		}
+	}
+	p.mu.Lock()
+	for _, s := range p.downs {
+		s.down.Tick(secs)
+		down += s.down.Bitrate()
+	}
+	p.mu.Unlock()
+	p.rateMu.Lock()
+	defer p.rateMu.Unlock()
+	p.bitrateUp, p.bitrateDown = up, down
+	dr, de := recv-p.lastRecv, exp-p.lastExp
+	if de > 0 && de >= dr {
+		p.lossUp = float64(de-dr) / float64(de)
+	} else {
+		p.lossUp = 0
+	}
+	p.lastRecv, p.lastExp = recv, exp
+}
+
+func (p *Participant) onConnectionState(s webrtc.PeerConnectionState) {
+	p.log.Info("connection state", "state", s.String())
+	switch s {
+	case webrtc.PeerConnectionStateFailed:
+		go p.remove("media connection failed")
+	case webrtc.PeerConnectionStateDisconnected:
+		p.mu.Lock()
+		if p.goneTimer == nil && !p.closed {
+			p.goneTimer = time.AfterFunc(p.node.cfg.GoneAfter, func() {
+				if p.pc.ConnectionState() != webrtc.PeerConnectionStateConnected {
+					p.remove("media connection lost")
+				}
+			})
+		}
+		p.mu.Unlock()
+	case webrtc.PeerConnectionStateConnected:
+		p.mu.Lock()
+		if p.goneTimer != nil {
+			p.goneTimer.Stop()
+			p.goneTimer = nil
+		}
+		p.mu.Unlock()
+	}
+}
+
+// remove takes the participant out of its room and releases everything it holds.
+func (p *Participant) remove(reason string) {
+	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		return
+	}
+	p.closed = true
+	if p.goneTimer != nil {
+		p.goneTimer.Stop()
+	}
+	downs := p.downs
+	p.downs = map[*media.UpTrack]*subscription{}
+	p.mu.Unlock()
+	p.log.Info("participant removed", "reason", reason, "name", p.name)
+	for _, s := range downs {
+		s.up.RemoveSink(s.down)
+	}
+	p.room.remove(p)
+	if err := p.pc.Close(); err != nil {
+		p.log.Debug("close peer connection", "err", err)
+	}
+	p.sess.closeWith(reason)
+	p.node.release(p.room)
+}
+
+// notePing records the end-to-end RTT a client reports in its pings
+// (`{"kind":"ping","rtt":ms}`: its last measurement to that peer).
+func (p *Participant) notePing(to *Participant, payload json.RawMessage) {
+	if !strings.Contains(string(payload), `"rtt"`) {
+		return
+	}
+	var ping struct {
+		Kind string  `json:"kind"`
+		RTT  float64 `json:"rtt"`
+	}
+	if json.Unmarshal(payload, &ping) != nil || ping.Kind != "ping" || ping.RTT <= 0 || ping.RTT > 60_000 {
+		return
+	}
+	p.mu.Lock()
+	p.measured[to.id] = ping.RTT
+	p.mu.Unlock()
+}

@@ -1,0 +1,269 @@
+package node
+
+import (
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/gorilla/websocket"
+	"golang.org/x/time/rate"
+
+	"github.com/switchyard/switchyard/node/signal"
+)
+
+const (
+	sendQueue   = 256              // messages queued to one client before it counts as stalled
+	writeWait   = 5 * time.Second  // a write that takes longer drops the client
+	pongWait    = 30 * time.Second // the client must answer WebSocket pings within this
+	maxStrikes  = 50               // bad or rate-limited messages before the node hangs up
+	hardMsgSize = 4 * signal.MaxMessageSize
+)
+
+var upgrader = websocket.Upgrader{
+	ReadBufferSize:  4096,
+	WriteBufferSize: 4096,
+	// Conference clients are served from any origin, as with other SFUs; the
+	// node holds no ambient credentials a foreign page could abuse.
+	CheckOrigin: func(*http.Request) bool { return true },
+}
+
+// session is one client's signaling WebSocket.
+type session struct {
+	conn    *websocket.Conn
+	log     *slog.Logger
+	out     chan []byte
+	limiter *rate.Limiter
+
+	mu        sync.Mutex
+	closed    bool
+	closeMsg  string
+	done      chan struct{}
+	closeOnce sync.Once
+}
+
+func (n *Node) serveWS(w http.ResponseWriter, r *http.Request) {
+	conn, err := upgrader.Upgrade(w, r, nil)
+	if err != nil {
+		n.log.Debug("websocket upgrade failed", "remote", r.RemoteAddr, "err", err)
+		return
+	}
+	s := &session{
+		conn:    conn,
+		log:     n.log.With("remote", r.RemoteAddr),
+		out:     make(chan []byte, sendQueue),
+		limiter: rate.NewLimiter(rate.Limit(n.cfg.MessageRate), n.cfg.MessageBurst),
+		done:    make(chan struct{}),
+	}
+	conn.SetReadLimit(hardMsgSize)
+	go s.writeLoop()
+	n.readLoop(s)
+}
+
+// send queues a message; a client that does not keep up is dropped rather
+// than allowed to block the node.
+func (s *session) send(m signal.Message) {
+	b, err := json.Marshal(m)
+	if err != nil {
+		s.log.Error("marshal signaling message", "type", m.Type, "err", err)
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return
+	}
+	select {
+	case s.out <- b:
+	default:
+		s.log.Warn("client not reading signaling; disconnecting")
+		s.closed = true
+		s.closeMsg = "too slow reading signaling messages"
+		close(s.out)
+	}
+}
+
+func (s *session) sendError(code, reason string, fatal bool) {
+	s.send(signal.Message{Type: signal.TypeError, Code: code, Reason: reason, Fatal: fatal})
+	if fatal {
+		s.closeWith(reason)
+	}
+}
+
+// closeWith ends the session after the queued messages, with a close reason.
+func (s *session) closeWith(reason string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return
+	}
+	s.closed = true
+	s.closeMsg = reason
+	close(s.out)
+}
+
+func (s *session) writeLoop() {
+	defer s.closeOnce.Do(func() { close(s.done) })
+	ping := time.NewTicker(pongWait / 3)
+	defer ping.Stop()
+	defer s.conn.Close()
+	for {
+		select {
+		case b, ok := <-s.out:
+			_ = s.conn.SetWriteDeadline(time.Now().Add(writeWait))
+			if !ok {
+				s.mu.Lock()
+				reason := s.closeMsg
+				s.mu.Unlock()
+				if len(reason) > 120 {
+					reason = reason[:120]
+				}
+				_ = s.conn.WriteMessage(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.ClosePolicyViolation, reason))
+				return
+			}
+			if err := s.conn.WriteMessage(websocket.TextMessage, b); err != nil {
+				return
+			}
+		case <-ping.C:
+			_ = s.conn.SetWriteDeadline(time.Now().Add(writeWait))
+			if err := s.conn.WriteMessage(websocket.PingMessage, nil); err != nil {
+				return
+			}
+		}
+	}
+}
+
+// readLoop reads the client's messages until it leaves or misbehaves.
+func (n *Node) readLoop(s *session) {
+	var p *Participant
+	defer func() {
+		if p != nil {
+			p.remove("signaling closed")
+		} else {
+			s.closeWith("bye")
+		}
+	}()
+	_ = s.conn.SetReadDeadline(time.Now().Add(pongWait))
+	s.conn.SetPongHandler(func(string) error {
+		return s.conn.SetReadDeadline(time.Now().Add(pongWait))
+	})
+	strikes := 0
+	strike := func(code, reason string) bool {
+		strikes++
+		n.metrics.badMessages.Inc()
+		s.log.Info("bad signaling message", "code", code, "reason", reason, "strikes", strikes)
+		if strikes >= maxStrikes {
+			s.sendError(code, "too many bad messages: "+reason, true)
+			return false
+		}
+		s.sendError(code, reason, false)
+		return true
+	}
+	for {
+		kind, data, err := s.conn.ReadMessage()
+		if err != nil {
+			if errors.Is(err, websocket.ErrReadLimit) {
+				s.log.Info("oversized signaling message; closing")
+			}
+			return
+		}
+		_ = s.conn.SetReadDeadline(time.Now().Add(pongWait))
+		if !s.limiter.Allow() {
+			if !strike(signal.CodeRateLimited, "too many messages; slow down") {
+				return
+			}
+			continue
+		}
+		if kind != websocket.TextMessage {
+			if !strike(signal.CodeBadMessage, "binary frames are not part of the protocol") {
+				return
+			}
+			continue
+		}
+		m, err := signal.Decode(data)
+		if err != nil {
+			code := signal.CodeBadMessage
+			if errors.Is(err, signal.ErrTooLarge) {
+				code = signal.CodeTooLarge
+			}
+			if !strike(code, err.Error()) {
+				return
+			}
+			continue
+		}
+		if m.Type == signal.TypeLeave {
+			return
+		}
+		if p == nil {
+			if m.Type != signal.TypeJoin {
+				if !strike(signal.CodeNotJoined, "join a room first") {
+					return
+				}
+				continue
+			}
+			p, err = n.join(s, m)
+			if err != nil {
+				var ej *errJoin
+				if errors.As(err, &ej) {
+					s.log.Info("join refused", "room", m.Room, "code", ej.code, "reason", ej.reason)
+					s.sendError(ej.code, ej.reason, true)
+				} else {
+					s.log.Error("join failed", "room", m.Room, "err", err)
+					s.sendError(signal.CodeInternal, "the node could not add you", true)
+				}
+				return
+			}
+			continue
+		}
+		if err := p.handle(m); err != nil {
+			var ej *errJoin
+			code, reason := signal.CodeInternal, err.Error()
+			if errors.As(err, &ej) {
+				code, reason = ej.code, ej.reason
+			}
+			if !strike(code, reason) {
+				return
+			}
+		}
+	}
+}
+
+func (n *Node) join(s *session, m signal.Message) (*Participant, error) {
+	r, err := n.admit(m.Room)
+	if err != nil {
+		return nil, err
+	}
+	p, err := newParticipant(n, r, s, m)
+	if err != nil {
+		n.release(r)
+		return nil, err
+	}
+	s.log = p.log
+	others := r.add(p)
+	p.send(signal.Message{Type: signal.TypeJoined, ID: p.id, Room: r.name, Node: n.cfg.ID,
+		Region: p.region, Participants: others})
+	p.log.Info("participant joined", "name", p.name, "region", p.region)
+	return p, nil
+}
+
+// handle acts on one validated message from a joined participant.
+func (p *Participant) handle(m signal.Message) error {
+	switch m.Type {
+	case signal.TypeJoin:
+		return &errJoin{signal.CodeAlreadyJoined, "already joined; open another connection to join another room"}
+	case signal.TypeOffer:
+		return p.handleOffer(m.SDP)
+	case signal.TypeAnswer:
+		return p.handleAnswer(m.SDP)
+	case signal.TypeCandidate:
+		return p.handleCandidate(m.Candidate)
+	case signal.TypeConstraints:
+		p.setConstraints(m.Tiles)
+		return nil
+	case signal.TypeMessage:
+		return p.room.relay(p, m.To, m.Payload)
+	}
+	return &errJoin{signal.CodeBadMessage, "message type " + m.Type + " is not sent by clients"}
+}

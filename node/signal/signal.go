@@ -1,0 +1,235 @@
+// Package signal defines the JSON messages exchanged over the node's WebSocket
+// signaling channel and validates what arrives from the network.
+package signal
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"unicode/utf8"
+)
+
+// MaxMessageSize bounds one signaling message; larger ones are refused.
+const MaxMessageSize = 64 << 10
+
+// Limits on the free-text fields a client sends.
+const (
+	MaxRoomLen   = 64
+	MaxNameLen   = 64
+	MaxRegionLen = 32
+	MaxSDPLen    = 48 << 10
+	MaxTiles     = 256
+)
+
+// Message types. Client to node: Join, Offer (once, the client's first),
+// Answer, Candidate, Constraints, Message, Leave. Node to client: Joined,
+// Answer, Offer, Candidate, ParticipantJoined, ParticipantLeft,
+// DominantSpeaker, Message, Error, Redirect.
+const (
+	TypeJoin              = "join"
+	TypeJoined            = "joined"
+	TypeOffer             = "offer"
+	TypeAnswer            = "answer"
+	TypeCandidate         = "candidate"
+	TypeConstraints       = "constraints"
+	TypeMessage           = "message"
+	TypeLeave             = "leave"
+	TypeParticipantJoined = "participant-joined"
+	TypeParticipantLeft   = "participant-left"
+	TypeDominantSpeaker   = "dominant-speaker"
+	TypeError             = "error"
+	TypeRedirect          = "redirect"
+)
+
+// Participant describes a conference member to the others.
+type Participant struct {
+	ID     string `json:"id"`
+	Name   string `json:"name"`
+	Region string `json:"region"`
+	Node   string `json:"node"`
+}
+
+// Candidate is a trickled ICE candidate, in the browser's RTCIceCandidateInit shape.
+type Candidate struct {
+	Candidate        string  `json:"candidate"`
+	SDPMid           *string `json:"sdpMid,omitempty"`
+	SDPMLineIndex    *uint16 `json:"sdpMLineIndex,omitempty"`
+	UsernameFragment *string `json:"usernameFragment,omitempty"`
+}
+
+// Message is the envelope of every signaling message; Type says which fields count.
+type Message struct {
+	Type string `json:"type"`
+
+	// join
+	Room   string `json:"room,omitempty"`
+	Name   string `json:"name,omitempty"`
+	Region string `json:"region,omitempty"`
+
+	// joined
+	ID           string        `json:"id,omitempty"`
+	Node         string        `json:"node,omitempty"`
+	Participants []Participant `json:"participants,omitempty"`
+
+	// offer, answer
+	SDP string `json:"sdp,omitempty"`
+
+	// candidate; a nil Candidate in a candidate message means end of candidates.
+	Candidate *Candidate `json:"candidate,omitempty"`
+
+	// constraints: the largest height the receiver shows for each publisher's
+	// video, by participant id; 0 means the tile is hidden.
+	Tiles map[string]int `json:"tiles,omitempty"`
+
+	// message: To is a participant id, "" for everyone; From is filled by the node.
+	To      string          `json:"to,omitempty"`
+	From    string          `json:"from,omitempty"`
+	Payload json.RawMessage `json:"payload,omitempty"`
+
+	// participant-joined
+	Participant *Participant `json:"participant,omitempty"`
+
+	// error: Code is a stable word, Reason the human sentence. Fatal errors
+	// are followed by a close of the WebSocket.
+	Code   string `json:"code,omitempty"`
+	Reason string `json:"reason,omitempty"`
+	Fatal  bool   `json:"fatal,omitempty"`
+
+	// redirect: join again at URL.
+	URL string `json:"url,omitempty"`
+}
+
+// Error codes sent to clients.
+const (
+	CodeBadMessage    = "bad-message"
+	CodeTooLarge      = "too-large"
+	CodeRateLimited   = "rate-limited"
+	CodeRoomFull      = "room-full"
+	CodeNodeFull      = "node-full"
+	CodeDraining      = "draining"
+	CodeBadSDP        = "bad-sdp"
+	CodeNotJoined     = "not-joined"
+	CodeUnknownPeer   = "unknown-participant"
+	CodeRemoved       = "removed"
+	CodeInternal      = "internal"
+	CodeProtocol      = "protocol"
+	CodeAlreadyJoined = "already-joined"
+)
+
+// ErrTooLarge is returned for messages over MaxMessageSize.
+var ErrTooLarge = errors.New("message exceeds 64 KiB")
+
+// Decode parses and validates one message from a client. The error is fit to
+// send back to the client as the reason.
+func Decode(data []byte) (Message, error) {
+	var m Message
+	if len(data) > MaxMessageSize {
+		return m, ErrTooLarge
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&m); err != nil {
+		return Message{}, fmt.Errorf("malformed JSON: %w", err)
+	}
+	if dec.More() {
+		return Message{}, errors.New("trailing data after the JSON object")
+	}
+	if err := m.validate(); err != nil {
+		return Message{}, err
+	}
+	return m, nil
+}
+
+func (m *Message) validate() error {
+	switch m.Type {
+	case TypeJoin:
+		if err := text("room", m.Room, 1, MaxRoomLen); err != nil {
+			return err
+		}
+		if !roomName(m.Room) {
+			return errors.New("room: only letters, digits, '-', '_' and '.' are allowed")
+		}
+		if err := text("name", m.Name, 1, MaxNameLen); err != nil {
+			return err
+		}
+		return text("region", m.Region, 0, MaxRegionLen)
+	case TypeOffer, TypeAnswer:
+		if m.SDP == "" {
+			return fmt.Errorf("%s: sdp is empty", m.Type)
+		}
+		if len(m.SDP) > MaxSDPLen {
+			return fmt.Errorf("%s: sdp longer than %d bytes", m.Type, MaxSDPLen)
+		}
+		if !utf8.ValidString(m.SDP) {
+			return fmt.Errorf("%s: sdp is not UTF-8", m.Type)
+		}
+		return nil
+	case TypeCandidate:
+		if m.Candidate != nil && len(m.Candidate.Candidate) > 1024 {
+			return errors.New("candidate: longer than 1024 bytes")
+		}
+		return nil
+	case TypeConstraints:
+		if len(m.Tiles) > MaxTiles {
+			return fmt.Errorf("constraints: more than %d tiles", MaxTiles)
+		}
+		for id, h := range m.Tiles {
+			if h < 0 || h > 8192 {
+				return fmt.Errorf("constraints: height %d for %q out of range 0..8192", h, id)
+			}
+		}
+		return nil
+	case TypeMessage:
+		if len(m.Payload) == 0 {
+			return errors.New("message: payload is empty")
+		}
+		if !json.Valid(m.Payload) {
+			return errors.New("message: payload is not JSON")
+		}
+		return text("to", m.To, 0, 64)
+	case TypeLeave:
+		return nil
+	case "":
+		return errors.New("missing type")
+	default:
+		return fmt.Errorf("unknown message type %q", truncate(m.Type, 32))
+	}
+}
+
+func text(field, v string, min, max int) error {
+	if !utf8.ValidString(v) {
+		return fmt.Errorf("%s: not UTF-8", field)
+	}
+	n := utf8.RuneCountInString(v)
+	if n < min {
+		return fmt.Errorf("%s: required", field)
+	}
+	if n > max {
+		return fmt.Errorf("%s: longer than %d characters", field, max)
+	}
+	for _, r := range v {
+		if r < 0x20 || r == 0x7f {
+			return fmt.Errorf("%s: control characters are not allowed", field)
+		}
+	}
+	return nil
+}
+
+func roomName(s string) bool {
+	for _, r := range s {
+		switch {
+		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9', r == '-', r == '_', r == '.':
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
+}

@@ -1,0 +1,148 @@
+// Package snapshot is the node's state as one plain value: the JSON API serves it
+// and the console draws it, so both always show the same model.
+package snapshot
+
+import "time"
+
+// Reasons a subscription is forwarded on the layer it is on. They are shown to
+// operators verbatim, so they read as plain words.
+const (
+	ReasonBest        = "best layer for the tile"
+	ReasonBandwidth   = "bandwidth estimate"
+	ReasonConstraint  = "receiver constraint"
+	ReasonKeyframe    = "waiting for keyframe"
+	ReasonOperatorCap = "operator cap"
+	ReasonNotSent     = "layer not published"
+	ReasonHidden      = "tile not shown"
+	ReasonAudio       = "audio"
+	ReasonMuted       = "muted by operator"
+)
+
+// Snapshot is everything the node knows, taken at one instant.
+type Snapshot struct {
+	Taken       time.Time    `json:"taken"`
+	Node        Node         `json:"node"`
+	Conferences []Conference `json:"conferences"`
+}
+
+// Node describes this node and its totals.
+type Node struct {
+	ID           string    `json:"id"`
+	Region       string    `json:"region"`
+	Started      time.Time `json:"started"`
+	UptimeSec    float64   `json:"uptime_sec"`
+	Draining     bool      `json:"draining"`
+	CPUPercent   float64   `json:"cpu_percent"` // of one core, from process CPU time
+	BitrateIn    int64     `json:"bitrate_in"`  // bits/s, all media received
+	BitrateOut   int64     `json:"bitrate_out"` // bits/s, all media sent
+	Conferences  int       `json:"conferences"`
+	Participants int       `json:"participants"`
+	PacketsIn    uint64    `json:"packets_in"`
+	PacketsOut   uint64    `json:"packets_out"`
+	NACKsIn      uint64    `json:"nacks_in"`    // NACKed packets asked by receivers
+	Retransmits  uint64    `json:"retransmits"` // packets resent from the cache
+	Peers        []Peer    `json:"peers"`       // other nodes this node relays to
+	SignalURL    string    `json:"signal_url"`  // where clients join this node
+	HTTPAddr     string    `json:"http_addr"`
+	MediaUDPPort int       `json:"media_udp_port"`
+}
+
+// Peer is one relay link to another node of the cascade.
+type Peer struct {
+	ID          string   `json:"id"`
+	Region      string   `json:"region"`
+	Addr        string   `json:"addr"`
+	Alive       bool     `json:"alive"`
+	RTTMs       float64  `json:"rtt_ms"`
+	LossPct     float64  `json:"loss_pct"`
+	BitrateIn   int64    `json:"bitrate_in"`
+	BitrateOut  int64    `json:"bitrate_out"`
+	Conferences []string `json:"conferences"`
+}
+
+// Conference is one room.
+type Conference struct {
+	Name            string        `json:"name"`
+	Created         time.Time     `json:"created"`
+	Nodes           []string      `json:"nodes"`
+	DominantSpeaker string        `json:"dominant_speaker"` // participant id, "" when none yet
+	BitrateIn       int64         `json:"bitrate_in"`
+	BitrateOut      int64         `json:"bitrate_out"`
+	WorstLossPct    float64       `json:"worst_loss_pct"`
+	Participants    []Participant `json:"participants"`
+}
+
+// Participant is one endpoint in a conference, local or (with a cascade) remote.
+type Participant struct {
+	ID          string         `json:"id"`
+	Name        string         `json:"name"`
+	Region      string         `json:"region"`
+	Node        string         `json:"node"`
+	Remote      bool           `json:"remote"` // hosted by another node
+	Joined      time.Time      `json:"joined"`
+	State       string         `json:"state"` // ICE/peer connection state
+	RTTMs       float64        `json:"rtt_ms"`
+	LossUpPct   float64        `json:"loss_up_pct"`   // lost on the way from the participant to the node
+	LossDownPct float64        `json:"loss_down_pct"` // lost on the way from the node to the participant
+	JitterMs    float64        `json:"jitter_ms"`
+	BitrateUp   int64          `json:"bitrate_up"`
+	BitrateDown int64          `json:"bitrate_down"`
+	EstimateBps int64          `json:"estimate_bps"` // bandwidth estimate towards the participant
+	Speaking    bool           `json:"speaking"`
+	AudioLevel  float64        `json:"audio_level"` // 0 (silence) .. 1 (loudest)
+	AudioMuted  bool           `json:"audio_muted"` // forwarding muted by an operator
+	LayerCap    string         `json:"layer_cap"`   // "" or the highest rid an operator allows
+	Audio       bool           `json:"audio"`       // publishes audio
+	Layers      []Layer        `json:"layers"`      // published video layers
+	Subs        []Subscription `json:"subscriptions"`
+	E2E         []E2E          `json:"e2e"`
+}
+
+// Layer is one published simulcast encoding.
+type Layer struct {
+	RID     string `json:"rid"`
+	Active  bool   `json:"active"` // packets seen recently
+	Bitrate int64  `json:"bitrate"`
+	Width   int    `json:"width"`
+	Height  int    `json:"height"`
+}
+
+// Subscription is one track a participant receives.
+type Subscription struct {
+	Publisher     string `json:"publisher"` // participant id
+	PublisherName string `json:"publisher_name"`
+	Kind          string `json:"kind"`      // "audio" or "video"
+	Forwarded     string `json:"forwarded"` // rid being sent, "" when nothing is
+	Target        string `json:"target"`    // rid the selector wants
+	Reason        string `json:"reason"`
+	MaxHeight     int    `json:"max_height"` // receiver's constraint, 0 when none
+	Bitrate       int64  `json:"bitrate"`
+}
+
+// E2E is the end-to-end round trip between two participants.
+type E2E struct {
+	Peer       string  `json:"peer"`
+	PeerName   string  `json:"peer_name"`
+	MeasuredMs float64 `json:"measured_ms"` // ping/pong through the node(s), 0 if not measured
+	ComputedMs float64 `json:"computed_ms"` // sum of the hops the node knows
+}
+
+// Find returns the conference with the given name.
+func (s *Snapshot) Find(room string) (*Conference, bool) {
+	for i := range s.Conferences {
+		if s.Conferences[i].Name == room {
+			return &s.Conferences[i], true
+		}
+	}
+	return nil, false
+}
+
+// Find returns the participant with the given id.
+func (c *Conference) Find(id string) (*Participant, bool) {
+	for i := range c.Participants {
+		if c.Participants[i].ID == id {
+			return &c.Participants[i], true
+		}
+	}
+	return nil, false
+}

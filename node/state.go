@@ -1,0 +1,268 @@
+package node
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"net"
+	"sort"
+	"time"
+
+	"github.com/pion/webrtc/v4"
+
+	"github.com/switchyard/switchyard/media"
+	"github.com/switchyard/switchyard/node/signal"
+	"github.com/switchyard/switchyard/node/snapshot"
+)
+
+// Snapshot takes the node's state as one value for the API and the console.
+func (n *Node) Snapshot() snapshot.Snapshot {
+	now := time.Now()
+	rooms := n.roomList()
+	n.mu.Lock()
+	draining, count := n.draining, n.count
+	n.mu.Unlock()
+	s := snapshot.Snapshot{Taken: now, Conferences: make([]snapshot.Conference, 0, len(rooms))}
+	s.Node = snapshot.Node{
+		ID: n.cfg.ID, Region: n.cfg.Region, Started: n.started,
+		UptimeSec:    now.Sub(n.started).Seconds(),
+		Draining:     draining,
+		CPUPercent:   math.Float64frombits(n.cpuPercent.Load()),
+		Conferences:  len(rooms),
+		Participants: count,
+		Peers:        []snapshot.Peer{},
+	}
+	if n.httpLn != nil {
+		s.Node.HTTPAddr = n.httpLn.Addr().String()
+		s.Node.SignalURL = "ws://" + s.Node.HTTPAddr + "/ws"
+	}
+	if n.udpConn != nil {
+		s.Node.MediaUDPPort = n.udpConn.LocalAddr().(*net.UDPAddr).Port
+	}
+	for _, r := range rooms {
+		c := r.snapshot()
+		s.Node.BitrateIn += c.BitrateIn
+		s.Node.BitrateOut += c.BitrateOut
+		s.Conferences = append(s.Conferences, c)
+	}
+	s.Node.PacketsIn, s.Node.PacketsOut, s.Node.NACKsIn, s.Node.Retransmits = n.metrics.totals(rooms)
+	return s
+}
+
+func (r *Room) snapshot() snapshot.Conference {
+	members := r.members()
+	c := snapshot.Conference{
+		Name: r.name, Created: r.created, Nodes: []string{r.node.cfg.ID},
+		DominantSpeaker: r.dominantSpeaker(),
+		Participants:    make([]snapshot.Participant, 0, len(members)),
+	}
+	for _, p := range members {
+		ps := p.snapshot(members)
+		c.BitrateIn += ps.BitrateUp
+		c.BitrateOut += ps.BitrateDown
+		c.WorstLossPct = max(c.WorstLossPct, ps.LossUpPct, ps.LossDownPct)
+		c.Participants = append(c.Participants, ps)
+	}
+	return c
+}
+
+func (p *Participant) snapshot(members []*Participant) snapshot.Participant {
+	ps := snapshot.Participant{
+		ID: p.id, Name: p.name, Region: p.region, Node: p.node.cfg.ID,
+		Joined:      p.joined,
+		State:       p.pc.ConnectionState().String(),
+		Speaking:    p.speaker.Speaking(),
+		AudioLevel:  p.speaker.AudioLevel(),
+		AudioMuted:  p.audioMuted.Load(),
+		EstimateBps: p.estimate(),
+		Layers:      []snapshot.Layer{},
+		Subs:        []snapshot.Subscription{},
+		E2E:         []snapshot.E2E{},
+	}
+	p.rateMu.Lock()
+	ps.BitrateUp, ps.BitrateDown, ps.LossUpPct = p.bitrateUp, p.bitrateDown, 100*p.lossUp
+	p.rateMu.Unlock()
+	ps.RTTMs, ps.LossDownPct, ps.JitterMs = p.linkStats()
+
+	for _, up := range p.upTracks() {
+		if up.Kind() == webrtc.RTPCodecTypeAudio {
+			ps.Audio = true
+			continue
+		}
+		for _, l := range up.Layers() {
+			ps.Layers = append(ps.Layers, snapshot.Layer{RID: l.RID, Active: l.Active, Bitrate: l.Bitrate, Width: l.Width, Height: l.Height})
+		}
+	}
+	p.mu.Lock()
+	if p.layerCap >= 0 {
+		ps.LayerCap = media.RIDs[p.layerCap]
+	}
+	names := make(map[string]string, len(members))
+	for _, q := range members {
+		names[q.id] = q.name
+	}
+	for _, s := range p.downs {
+		sub := snapshot.Subscription{
+			Publisher: s.up.Publisher(), PublisherName: names[s.up.Publisher()],
+			Kind: s.up.Kind().String(), Bitrate: s.down.Bitrate(),
+		}
+		cur, target, waiting := s.down.Layers()
+		if h, ok := p.constraints[sub.Publisher]; ok {
+			sub.MaxHeight = h
+		}
+		if s.up.Kind() == webrtc.RTPCodecTypeAudio {
+			sub.Reason = "audio"
+			if target < 0 {
+				sub.Reason = snapshot.ReasonMuted
+			} else {
+				sub.Forwarded, sub.Target = "audio", "audio"
+			}
+		} else {
+			sub.Forwarded, sub.Target = ridOf(cur), ridOf(target)
+			sub.Reason = s.reason.String()
+			if waiting {
+				sub.Reason = snapshot.ReasonKeyframe
+			}
+		}
+		ps.Subs = append(ps.Subs, sub)
+	}
+	measured := make(map[string]float64, len(p.measured))
+	for k, v := range p.measured {
+		measured[k] = v
+	}
+	p.mu.Unlock()
+	sort.Slice(ps.Subs, func(i, j int) bool {
+		a, b := ps.Subs[i], ps.Subs[j]
+		if a.PublisherName != b.PublisherName {
+			return a.PublisherName < b.PublisherName
+		}
+		return a.Kind < b.Kind
+	})
+	for _, q := range members {
+		if q == p {
+			continue
+		}
+		qrtt, _, _ := q.linkStats()
+		ps.E2E = append(ps.E2E, snapshot.E2E{Peer: q.id, PeerName: q.name, MeasuredMs: measured[q.id], ComputedMs: ps.RTTMs + qrtt})
+	}
+	return ps
+}
+
+func ridOf(layer int) string {
+	if layer < 0 || layer >= media.MaxLayers {
+		return ""
+	}
+	return media.RIDs[layer]
+}
+
+// linkStats reads the RTCP-derived RTT, downstream loss and upstream jitter.
+func (p *Participant) linkStats() (rttMs, lossDownPct, jitterMs float64) {
+	g := p.api.stats()
+	if g == nil {
+		return 0, 0, 0
+	}
+	p.mu.Lock()
+	var ssrcs []uint32
+	for _, s := range p.downs {
+		if ssrc := s.down.SSRC(); ssrc != 0 {
+			ssrcs = append(ssrcs, ssrc)
+		}
+	}
+	p.mu.Unlock()
+	var rttN, lossN int
+	for _, ssrc := range ssrcs {
+		st := g.Get(ssrc)
+		if st == nil {
+			continue
+		}
+		ri := st.RemoteInboundRTPStreamStats
+		if ri.RoundTripTimeMeasurements > 0 {
+			rttMs += ri.RoundTripTime.Seconds() * 1000
+			rttN++
+		}
+		if ri.PacketsReceived+uint64(max(ri.PacketsLost, 0)) > 0 {
+			lossDownPct += ri.FractionLost * 100
+			lossN++
+		}
+	}
+	if rttN > 0 {
+		rttMs /= float64(rttN)
+	}
+	if lossN > 0 {
+		lossDownPct /= float64(lossN)
+	}
+	for _, u := range p.upTracks() {
+		for _, l := range u.Layers() {
+			if st := g.Get(l.SSRC); st != nil && st.InboundRTPStreamStats.Jitter > 0 {
+				jitterMs = max(jitterMs, st.InboundRTPStreamStats.Jitter*1000/float64(u.Codec().ClockRate))
+			}
+		}
+	}
+	return rttMs, lossDownPct, jitterMs
+}
+
+// The operator's actions, used by the console.
+
+func (n *Node) participant(room, id string) (*Participant, error) {
+	r, ok := n.room(room)
+	if !ok {
+		return nil, fmt.Errorf("no room %q", room)
+	}
+	p, ok := r.get(id)
+	if !ok {
+		return nil, fmt.Errorf("no participant %q in room %q", id, room)
+	}
+	return p, nil
+}
+
+// Kick removes a participant, telling it why.
+func (n *Node) Kick(room, id string) error {
+	p, err := n.participant(room, id)
+	if err != nil {
+		return err
+	}
+	p.send(signal.Message{Type: signal.TypeError, Code: signal.CodeRemoved, Reason: "removed by an operator", Fatal: true})
+	p.remove("removed by operator")
+	return nil
+}
+
+// CapLayer limits the simulcast layer a participant receives; rid "" lifts the cap.
+func (n *Node) CapLayer(room, id, rid string) error {
+	p, err := n.participant(room, id)
+	if err != nil {
+		return err
+	}
+	idx := -1
+	if rid != "" {
+		if idx = media.LayerIndex(rid); idx < 0 {
+			return errors.New("unknown layer " + rid)
+		}
+	}
+	p.mu.Lock()
+	p.layerCap = idx
+	p.mu.Unlock()
+	p.allocate()
+	return nil
+}
+
+// MuteAudio stops (or resumes) forwarding a participant's audio to everyone.
+func (n *Node) MuteAudio(room, id string, muted bool) error {
+	p, err := n.participant(room, id)
+	if err != nil {
+		return err
+	}
+	p.audioMuted.Store(muted)
+	for _, q := range p.room.members() {
+		q.allocate()
+	}
+	return nil
+}
+
+// SetDraining stops (or resumes) admitting new participants; those present stay.
+func (n *Node) SetDraining(on bool) error {
+	n.mu.Lock()
+	n.draining = on
+	n.mu.Unlock()
+	n.log.Info("drain", "on", on)
+	return nil
+}

@@ -1,0 +1,172 @@
+package node
+
+import (
+	"fmt"
+	"net"
+	"net/netip"
+	"time"
+
+	"github.com/pion/ice/v4"
+	"github.com/pion/interceptor"
+	"github.com/pion/interceptor/pkg/cc"
+	"github.com/pion/interceptor/pkg/gcc"
+	"github.com/pion/interceptor/pkg/nack"
+	"github.com/pion/interceptor/pkg/stats"
+	"github.com/pion/interceptor/pkg/twcc"
+	"github.com/pion/webrtc/v4"
+)
+
+// Header extension URIs the node negotiates.
+const (
+	extAudioLevel = "urn:ietf:params:rtp-hdrext:ssrc-audio-level"
+	extTWCC       = "http://www.ietf.org/id/draft-holmer-rmcat-transport-wide-cc-extensions-01"
+)
+
+// mediaEngine lists what the node accepts and sends: Opus, VP8 and H.264 with RTX.
+func mediaEngine() (*webrtc.MediaEngine, error) {
+	m := &webrtc.MediaEngine{}
+	videoFB := []webrtc.RTCPFeedback{
+		{Type: "goog-remb"}, {Type: "transport-cc"}, {Type: "ccm", Parameter: "fir"},
+		{Type: "nack"}, {Type: "nack", Parameter: "pli"},
+	}
+	codecs := []struct {
+		kind webrtc.RTPCodecType
+		c    webrtc.RTPCodecParameters
+	}{
+		{webrtc.RTPCodecTypeAudio, webrtc.RTPCodecParameters{
+			RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeOpus, ClockRate: 48000, Channels: 2,
+				SDPFmtpLine: "minptime=10;useinbandfec=1", RTCPFeedback: []webrtc.RTCPFeedback{{Type: "transport-cc"}}},
+			PayloadType: 111}},
+		{webrtc.RTPCodecTypeVideo, webrtc.RTPCodecParameters{
+			RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP8, ClockRate: 90000, RTCPFeedback: videoFB},
+			PayloadType:        96}},
+		{webrtc.RTPCodecTypeVideo, webrtc.RTPCodecParameters{
+			RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeRTX, ClockRate: 90000, SDPFmtpLine: "apt=96"},
+			PayloadType:        97}},
+		{webrtc.RTPCodecTypeVideo, webrtc.RTPCodecParameters{
+			RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeH264, ClockRate: 90000,
+				SDPFmtpLine: "level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f", RTCPFeedback: videoFB},
+			PayloadType: 102}},
+		{webrtc.RTPCodecTypeVideo, webrtc.RTPCodecParameters{
+			RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeRTX, ClockRate: 90000, SDPFmtpLine: "apt=102"},
+			PayloadType:        103}},
+	}
+	for _, c := range codecs {
+		if err := m.RegisterCodec(c.c, c.kind); err != nil {
+			return nil, fmt.Errorf("register %s: %w", c.c.MimeType, err)
+		}
+	}
+	exts := []struct {
+		uri   string
+		kinds []webrtc.RTPCodecType
+	}{
+		{"urn:ietf:params:rtp-hdrext:sdes:mid", []webrtc.RTPCodecType{webrtc.RTPCodecTypeAudio, webrtc.RTPCodecTypeVideo}},
+		{"urn:ietf:params:rtp-hdrext:sdes:rtp-stream-id", []webrtc.RTPCodecType{webrtc.RTPCodecTypeVideo}},
+		{"urn:ietf:params:rtp-hdrext:sdes:repaired-rtp-stream-id", []webrtc.RTPCodecType{webrtc.RTPCodecTypeVideo}},
+		{extAudioLevel, []webrtc.RTPCodecType{webrtc.RTPCodecTypeAudio}},
+		{extTWCC, []webrtc.RTPCodecType{webrtc.RTPCodecTypeAudio, webrtc.RTPCodecTypeVideo}},
+	}
+	for _, e := range exts {
+		for _, k := range e.kinds {
+			if err := m.RegisterHeaderExtension(webrtc.RTPHeaderExtensionCapability{URI: e.uri}, k); err != nil {
+				return nil, fmt.Errorf("register extension %s: %w", e.uri, err)
+			}
+		}
+	}
+	return m, nil
+}
+
+// peerAPI is what one participant's PeerConnection is built from: its own
+// interceptors, so that its bandwidth estimator and stats belong to it alone.
+type peerAPI struct {
+	api       *webrtc.API
+	estimator func() cc.BandwidthEstimator
+	stats     func() stats.Getter
+}
+
+func (n *Node) newPeerAPI() (*peerAPI, error) {
+	m, err := mediaEngine()
+	if err != nil {
+		return nil, err
+	}
+	reg := &interceptor.Registry{}
+	out := &peerAPI{}
+
+	gen, err := nack.NewGeneratorInterceptor()
+	if err != nil {
+		return nil, fmt.Errorf("nack generator: %w", err)
+	}
+	reg.Add(gen)
+	if err := webrtc.ConfigureRTCPReports(reg); err != nil {
+		return nil, fmt.Errorf("rtcp reports: %w", err)
+	}
+	if err := webrtc.ConfigureTWCCSender(m, reg); err != nil {
+		return nil, fmt.Errorf("twcc sender: %w", err)
+	}
+	hdr, err := twcc.NewHeaderExtensionInterceptor()
+	if err != nil {
+		return nil, fmt.Errorf("twcc header: %w", err)
+	}
+	reg.Add(hdr)
+
+	var est cc.BandwidthEstimator
+	ccf, err := cc.NewInterceptor(func() (cc.BandwidthEstimator, error) {
+		return gcc.NewSendSideBWE(
+			gcc.SendSideBWEInitialBitrate(n.cfg.InitialBitrate),
+			gcc.SendSideBWEMaxBitrate(n.cfg.MaxBitrate),
+			gcc.SendSideBWEMinBitrate(100_000),
+			gcc.SendSideBWEPacer(gcc.NewNoOpPacer()),
+		)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("congestion control: %w", err)
+	}
+	ccf.OnNewPeerConnection(func(_ string, e cc.BandwidthEstimator) { est = e })
+	reg.Add(ccf)
+	out.estimator = func() cc.BandwidthEstimator { return est }
+
+	var getter stats.Getter
+	sf, err := stats.NewInterceptor()
+	if err != nil {
+		return nil, fmt.Errorf("stats: %w", err)
+	}
+	sf.OnNewPeerConnection(func(_ string, g stats.Getter) { getter = g })
+	reg.Add(sf)
+	out.stats = func() stats.Getter { return getter }
+
+	se := webrtc.SettingEngine{}
+	se.SetICEUDPMux(n.udpMux)
+	se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4, webrtc.NetworkTypeUDP6})
+	se.SetIncludeLoopbackCandidate(true)
+	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
+	se.SetLite(true)
+	se.SetICETimeouts(3*time.Second, 6*time.Second, time.Second)
+	mediaIP := net.ParseIP(n.cfg.MediaIP)
+	se.SetIPFilter(func(ip net.IP) bool { return mediaIP.IsUnspecified() || ip.Equal(mediaIP) })
+	se.SetRemoteIPFilter(func(ip net.IP) bool { return n.allowedRemote(ip) })
+	if n.cfg.PublicIP != "" {
+		if err := se.SetICEAddressRewriteRules(webrtc.ICEAddressRewriteRule{
+			External:        []string{n.cfg.PublicIP},
+			AsCandidateType: webrtc.ICECandidateTypeHost,
+			Mode:            webrtc.ICEAddressRewriteReplace,
+		}); err != nil {
+			return nil, fmt.Errorf("public ip: %w", err)
+		}
+	}
+	out.api = webrtc.NewAPI(webrtc.WithMediaEngine(m), webrtc.WithInterceptorRegistry(reg), webrtc.WithSettingEngine(se))
+	return out, nil
+}
+
+func (n *Node) allowedRemote(ip net.IP) bool {
+	addr, ok := netip.AddrFromSlice(ip)
+	if !ok {
+		return false
+	}
+	addr = addr.Unmap()
+	for _, p := range n.allowed {
+		if p.Contains(addr) {
+			return true
+		}
+	}
+	return false
+}
