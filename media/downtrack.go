@@ -43,6 +43,8 @@ type DownTrack struct {
 	NACKed      atomic.Uint64 // sequence numbers receivers asked for
 	Retransmits atomic.Uint64 // packets resent from the cache
 	PLIs        atomic.Uint64 // keyframe requests from the receiver
+	WriteErrors atomic.Uint64
+	firstErr    atomic.Pointer[error]
 	bitrate     atomic.Int64
 	tickBytes   uint64
 }
@@ -179,10 +181,14 @@ func (d *DownTrack) send(p *Packet, out forward.Out) {
 		copy(d.wire[n:], payload)
 		d.cache.Store(out.Seq, d.wire[:n+len(payload)])
 	}
-	if _, err := d.writer.WriteRTP(&hdr, payload); err == nil {
-		d.Packets.Add(1)
-		d.Bytes.Add(uint64(len(payload) + 12))
+	if _, err := d.writer.WriteRTP(&hdr, payload); err != nil {
+		if d.WriteErrors.Add(1) == 1 {
+			d.firstErr.Store(&err)
+		}
+		return
 	}
+	d.Packets.Add(1)
+	d.Bytes.Add(uint64(len(payload) + 12))
 }
 
 // HandleRTCP acts on the receiver's feedback about this track: NACKs are
@@ -231,6 +237,14 @@ func (d *DownTrack) Tick(seconds float64) {
 	b := d.Bytes.Load()
 	d.bitrate.Store(int64(float64(b-d.tickBytes) * 8 / seconds))
 	d.tickBytes = b
+}
+
+// FirstWriteError is the first error writing to the receiver, nil if none.
+func (d *DownTrack) FirstWriteError() error {
+	if e := d.firstErr.Load(); e != nil {
+		return *e
+	}
+	return nil
 }
 
 // Bitrate is what the receiver was sent, bits/s.

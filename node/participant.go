@@ -64,6 +64,8 @@ type subscription struct {
 	down   *media.DownTrack
 	sender *webrtc.RTPSender
 	reason layer.Reason
+	// errLogged is set once a write error was logged; touched by tickRates only.
+	errLogged bool
 }
 
 func newParticipant(n *Node, r *Room, s *session, m signal.Message) (*Participant, error) {
@@ -468,6 +470,11 @@ func (p *Participant) tickRates(secs float64) {
 	for _, s := range p.downs {
 		s.down.Tick(secs)
 		down += s.down.Bitrate()
+		if n := s.down.WriteErrors.Load(); n > 0 && !s.errLogged {
+			s.errLogged = true
+			p.log.Warn("cannot send to participant", "publisher", s.up.Publisher(), "kind", s.up.Kind().String(),
+				"errors", n, "first", s.down.FirstWriteError())
+		}
 	}
 	p.mu.Unlock()
 	p.rateMu.Lock()

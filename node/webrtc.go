@@ -92,6 +92,17 @@ func (n *Node) newPeerAPI() (*peerAPI, error) {
 	reg := &interceptor.Registry{}
 	out := &peerAPI{}
 
+	// Stats first, innermost: it must see the sender reports the report
+	// interceptor writes, or it cannot compute RTT from receiver reports.
+	var getter stats.Getter
+	sf, err := stats.NewInterceptor()
+	if err != nil {
+		return nil, fmt.Errorf("stats: %w", err)
+	}
+	sf.OnNewPeerConnection(func(_ string, g stats.Getter) { getter = g })
+	reg.Add(sf)
+	out.stats = func() stats.Getter { return getter }
+
 	gen, err := nack.NewGeneratorInterceptor()
 	if err != nil {
 		return nil, fmt.Errorf("nack generator: %w", err)
@@ -103,12 +114,6 @@ func (n *Node) newPeerAPI() (*peerAPI, error) {
 	if err := webrtc.ConfigureTWCCSender(m, reg); err != nil {
 		return nil, fmt.Errorf("twcc sender: %w", err)
 	}
-	hdr, err := twcc.NewHeaderExtensionInterceptor()
-	if err != nil {
-		return nil, fmt.Errorf("twcc header: %w", err)
-	}
-	reg.Add(hdr)
-
 	var est cc.BandwidthEstimator
 	ccf, err := cc.NewInterceptor(func() (cc.BandwidthEstimator, error) {
 		return gcc.NewSendSideBWE(
@@ -125,14 +130,14 @@ func (n *Node) newPeerAPI() (*peerAPI, error) {
 	reg.Add(ccf)
 	out.estimator = func() cc.BandwidthEstimator { return est }
 
-	var getter stats.Getter
-	sf, err := stats.NewInterceptor()
+
+	// Registered last so that it runs first on the way out: the congestion
+	// controller needs the transport-wide sequence number already on each packet.
+	hdr, err := twcc.NewHeaderExtensionInterceptor()
 	if err != nil {
-		return nil, fmt.Errorf("stats: %w", err)
+		return nil, fmt.Errorf("twcc header: %w", err)
 	}
-	sf.OnNewPeerConnection(func(_ string, g stats.Getter) { getter = g })
-	reg.Add(sf)
-	out.stats = func() stats.Getter { return getter }
+	reg.Add(hdr)
 
 	se := webrtc.SettingEngine{}
 	se.SetICEUDPMux(n.udpMux)

@@ -1,0 +1,45 @@
+// Package console is the node's live terminal dashboard, drawn in the node's
+// own process and served to authorised viewers over SSH.
+//
+// # Views
+//
+// The header shows the node, its region, uptime, CPU, bitrate in and out,
+// participants and cascade peers; the footer lists the keys of the view.
+//
+//  1. Conferences: one row per room (participants, nodes, bitrate, dominant
+//     speaker, worst loss).
+//  2. Conference: the participants of the selected room (region, node, RTT to
+//     the node, worst end-to-end RTT, loss up and down, bitrate up and down,
+//     simulcast layers q/h/f with ● active or ○ paused, layer cap; ● in the
+//     first column means speaking, × audio muted by an operator).
+//  3. Participant: its subscriptions with the forwarded layer, the target
+//     layer and the reason; its end-to-end RTT to every other participant;
+//     sparklines of bitrate and loss over the last minute.
+//  4. Cascade: the relay links to other nodes.
+//  5. Log: the node's recent log records.
+//
+// # Keys
+//
+//	tab / shift+tab   next / previous view
+//	1 … 5             go to a view
+//	↑ ↓  k j          move the cursor (scroll in Participant and Log)
+//	pgup pgdn g G     page up, page down, top, bottom
+//	enter             open the room / participant under the cursor
+//	esc               back (Participant → Conference → Conferences)
+//	s / S             Conference: sort by the next column / reverse the order
+//	/                 Conference: filter by name, id, region or node
+//	                  (enter keeps the filter, esc clears it)
+//	x                 remove (kick) the participant            (confirmed)
+//	c                 cap the video layer it receives: q h f, n = no cap (confirmed)
+//	m                 mute / unmute its audio forwarding        (confirmed)
+//	D                 drain the node / stop draining            (confirmed)
+//	l                 Log: cycle the least level shown (DEBUG, INFO, WARN, ERROR)
+//	q, ctrl+c         quit (confirmed); locally this stops the node, over
+//	                  SSH it closes only that viewer's session
+//
+// Confirmations take y to go ahead and n or esc to cancel. Every confirmed
+// action is logged with the viewer ("local" or the SSH key's fingerprint).
+//
+// Colours follow the viewer's terminal: with NO_COLOR set or TERM=dumb the
+// console draws plain text.
+package console

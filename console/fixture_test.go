@@ -1,0 +1,97 @@
+package console
+
+import (
+	"time"
+
+	"github.com/switchyard/switchyard/node/snapshot"
+)
+
+var fixtureBase = time.Date(2025, 3, 14, 9, 26, 53, 0, time.UTC)
+
+func layers(q, h, f int64) []snapshot.Layer {
+	mk := func(rid string, br int64, w, hgt int) snapshot.Layer {
+		return snapshot.Layer{RID: rid, Active: br > 0, Bitrate: br, Width: w, Height: hgt}
+	}
+	// Listed f first on purpose: the console must show them in q/h/f order.
+	return []snapshot.Layer{mk("f", f, 1280, 720), mk("q", q, 320, 180), mk("h", h, 640, 360)}
+}
+
+// fixtureAt is a rich, deterministic snapshot taken step seconds after
+// fixtureBase; a few values move with step so that sparklines have shape.
+func fixtureAt(step int) snapshot.Snapshot {
+	taken := fixtureBase.Add(time.Duration(step) * time.Second)
+	wave := int64((step * 7) % 10) // 0..9, repeating
+	alice := snapshot.Participant{
+		ID: "p-alice", Name: "alice", Region: "eu-west", Node: "n1", Joined: fixtureBase.Add(-5 * time.Minute),
+		State: "connected", RTTMs: 42, LossUpPct: 0.4, LossDownPct: float64(step%5) * 0.5, JitterMs: 3,
+		BitrateUp: 1_400_000 + wave*20_000, BitrateDown: 900_000 + wave*100_000, EstimateBps: 2_500_000,
+		Speaking: true, AudioLevel: 0.62, Audio: true, Layers: layers(150_000, 480_000, 1_200_000),
+		Subs: []snapshot.Subscription{
+			{Publisher: "p-bob", PublisherName: "bob", Kind: "video", Forwarded: "h", Target: "f", Reason: snapshot.ReasonBandwidth, MaxHeight: 720, Bitrate: 470_000},
+			{Publisher: "p-bob", PublisherName: "bob", Kind: "audio", Reason: snapshot.ReasonAudio, Bitrate: 32_000, Forwarded: "", Target: ""},
+			{Publisher: "p-carol", PublisherName: "carol", Kind: "video", Forwarded: "", Target: "q", Reason: snapshot.ReasonKeyframe, MaxHeight: 360},
+			{Publisher: "p-dave", PublisherName: "dave", Kind: "video", Forwarded: "q", Target: "q", Reason: snapshot.ReasonConstraint, MaxHeight: 180, Bitrate: 140_000},
+		},
+		E2E: []snapshot.E2E{
+			{Peer: "p-bob", PeerName: "bob", MeasuredMs: 131, ComputedMs: 125},
+			{Peer: "p-carol", PeerName: "carol", MeasuredMs: 0, ComputedMs: 312},
+			{Peer: "p-dave", PeerName: "dave", MeasuredMs: 88, ComputedMs: 80},
+		},
+	}
+	bob := snapshot.Participant{
+		ID: "p-bob", Name: "bob", Region: "us-east", Node: "n1", Joined: fixtureBase.Add(-4 * time.Minute),
+		State: "connected", RTTMs: 95, LossUpPct: 6.2, LossDownPct: 1.5, JitterMs: 12,
+		BitrateUp: 700_000, BitrateDown: 1_900_000, EstimateBps: 1_100_000, Audio: true, AudioLevel: 0.1,
+		Layers: layers(140_000, 520_000, 0),
+		Subs: []snapshot.Subscription{
+			{Publisher: "p-alice", PublisherName: "alice", Kind: "video", Forwarded: "f", Target: "f", Reason: snapshot.ReasonBest, Bitrate: 1_150_000},
+		},
+		E2E: []snapshot.E2E{{Peer: "p-alice", PeerName: "alice", MeasuredMs: 131, ComputedMs: 125}},
+	}
+	carol := snapshot.Participant{
+		ID: "p-carol", Name: "carol", Region: "ap-south", Node: "n2", Remote: true, Joined: fixtureBase.Add(-2 * time.Minute),
+		State: "connected", RTTMs: 270, LossUpPct: 2.5, LossDownPct: 0, BitrateUp: 300_000, BitrateDown: 1_000_000,
+		Audio: true, Layers: layers(130_000, 0, 0),
+		E2E: []snapshot.E2E{{Peer: "p-alice", PeerName: "alice", ComputedMs: 312}},
+	}
+	dave := snapshot.Participant{
+		ID: "p-dave", Name: "dave", Region: "eu-central", Node: "n1", Joined: fixtureBase.Add(-90 * time.Second),
+		State: "connected", RTTMs: 18, BitrateUp: 180_000, BitrateDown: 600_000, Audio: true, AudioMuted: true,
+		LayerCap: "h", Layers: layers(160_000, 0, 0),
+		E2E: []snapshot.E2E{{Peer: "p-alice", PeerName: "alice", MeasuredMs: 88, ComputedMs: 80}},
+	}
+	erin := snapshot.Participant{
+		ID: "p-erin", Name: "erin", Region: "eu-west", Node: "n1", Joined: fixtureBase.Add(-30 * time.Second),
+		State: "checking", RTTMs: 0.4, Audio: true, BitrateUp: 40_000, BitrateDown: 38_000,
+		Subs: []snapshot.Subscription{{Publisher: "p-frank", PublisherName: "frank", Kind: "audio", Reason: snapshot.ReasonAudio, Bitrate: 38_000}},
+		E2E:  []snapshot.E2E{{Peer: "p-frank", PeerName: "frank", MeasuredMs: 9}},
+	}
+	frank := snapshot.Participant{
+		ID: "p-frank", Name: "frank", Region: "eu-west", Node: "n1", Joined: fixtureBase.Add(-25 * time.Second),
+		State: "connected", RTTMs: 6, Audio: true, Speaking: true, AudioLevel: 0.8, BitrateUp: 38_000, BitrateDown: 40_000,
+		Subs: []snapshot.Subscription{{Publisher: "p-erin", PublisherName: "erin", Kind: "audio", Reason: snapshot.ReasonAudio, Bitrate: 40_000}},
+		E2E:  []snapshot.E2E{{Peer: "p-erin", PeerName: "erin", MeasuredMs: 9}},
+	}
+	return snapshot.Snapshot{
+		Taken: taken,
+		Node: snapshot.Node{
+			ID: "n1", Region: "eu-west", Started: fixtureBase.Add(-3725 * time.Second), UptimeSec: 3725 + float64(step),
+			CPUPercent: 37.5, BitrateIn: 2_658_000, BitrateOut: 5_478_000, Conferences: 2, Participants: 6,
+		},
+		Conferences: []snapshot.Conference{
+			// Listed out of order: the console sorts rooms by name.
+			{Name: "standup", Created: fixtureBase.Add(-5 * time.Minute), Nodes: []string{"n1", "n2"}, DominantSpeaker: "p-alice",
+				BitrateIn: 2_580_000, BitrateOut: 5_400_000, WorstLossPct: 6.2, Participants: []snapshot.Participant{dave, bob, alice, carol}},
+			{Name: "lobby", Created: fixtureBase.Add(-30 * time.Second), Nodes: []string{"n1"}, DominantSpeaker: "p-frank",
+				BitrateIn: 78_000, BitrateOut: 78_000, Participants: []snapshot.Participant{frank, erin}},
+		},
+	}
+}
+
+func withPeers(s snapshot.Snapshot) snapshot.Snapshot {
+	s.Node.Peers = []snapshot.Peer{
+		{ID: "n2", Region: "ap-south", Addr: "10.0.2.7:7000", Alive: true, RTTMs: 228, LossPct: 0.3, BitrateIn: 1_300_000, BitrateOut: 2_400_000, Conferences: []string{"standup"}},
+		{ID: "n3", Region: "us-east", Addr: "10.0.3.9:7000", Alive: false, Conferences: nil},
+	}
+	return s
+}
