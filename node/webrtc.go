@@ -130,7 +130,6 @@ func (n *Node) newPeerAPI() (*peerAPI, error) {
 	reg.Add(ccf)
 	out.estimator = func() cc.BandwidthEstimator { return est }
 
-
 	// Registered last so that it runs first on the way out: the congestion
 	// controller needs the transport-wide sequence number already on each packet.
 	hdr, err := twcc.NewHeaderExtensionInterceptor()
