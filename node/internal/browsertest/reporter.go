@@ -1,0 +1,188 @@
+package browsertest
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"maps"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// Report is one summary POSTed by the web client's test hook (see
+// node/web/static/report.js); fields the page leaves out stay zero.
+type Report struct {
+	Browser          string            `json:"browser"`
+	UserAgent        string            `json:"userAgent"`
+	ID               string            `json:"id"`
+	Room             string            `json:"room"`
+	Time             float64           `json:"time"`
+	Signaling        string            `json:"signaling"`
+	Connection       string            `json:"connection"`
+	ICE              string            `json:"ice"`
+	Dominant         string            `json:"dominant"`
+	Remotes          map[string]Remote `json:"remotes"`
+	Outbound         []Outbound        `json:"outbound"`
+	RemoteInbound    []RemoteInbound   `json:"remoteInbound"`
+	CandidatePairRTT *float64          `json:"candidatePairRtt"`
+	Constraints      map[string]int    `json:"constraints"`
+	Errors           []string          `json:"errors"`
+}
+
+// Remote is what a page receives from one other participant.
+type Remote struct {
+	E2ERTT *float64    `json:"e2eRtt"` // ms, ping/pong through the node
+	Video  *VideoStats `json:"video"`
+	Audio  *AudioStats `json:"audio"`
+}
+
+// VideoStats is the inbound-rtp video of one remote participant.
+type VideoStats struct {
+	FramesDecoded   int64 `json:"framesDecoded"`
+	FrameWidth      int   `json:"frameWidth"`
+	FrameHeight     int   `json:"frameHeight"`
+	PacketsLost     int64 `json:"packetsLost"`
+	PacketsReceived int64 `json:"packetsReceived"`
+	BytesReceived   int64 `json:"bytesReceived"`
+}
+
+// AudioStats is the inbound-rtp audio of one remote participant.
+type AudioStats struct {
+	TotalSamplesReceived int64   `json:"totalSamplesReceived"`
+	TotalAudioEnergy     float64 `json:"totalAudioEnergy"`
+	ConcealedSamples     int64   `json:"concealedSamples"`
+	PacketsLost          int64   `json:"packetsLost"`
+	PacketsReceived      int64   `json:"packetsReceived"`
+}
+
+// Outbound is one outbound-rtp stream (a simulcast layer for video).
+type Outbound struct {
+	Kind                    string  `json:"kind"`
+	RID                     string  `json:"rid"`
+	BytesSent               int64   `json:"bytesSent"`
+	FramesEncoded           *int64  `json:"framesEncoded"`
+	FrameHeight             *int    `json:"frameHeight"`
+	QualityLimitationReason *string `json:"qualityLimitationReason"`
+}
+
+// RemoteInbound is the node's view of one stream the page sends, from its
+// receiver reports.
+type RemoteInbound struct {
+	Kind          string   `json:"kind"`
+	RoundTripTime *float64 `json:"roundTripTime"`
+}
+
+// maxReportSize bounds a POSTed summary; a page with many peers stays far below.
+const maxReportSize = 1 << 20
+
+// Reporter is an HTTP server on 127.0.0.1 that collects the summaries pages
+// POST to it. Each page gets its own URL (by tag) so reports are told apart
+// before the page knows its participant id.
+type Reporter struct {
+	srv *httptest.Server
+
+	mu     sync.Mutex
+	latest map[string]Report          // by tag; guarded by mu
+	raw    map[string]json.RawMessage // by tag; guarded by mu
+	count  map[string]int             // by tag; guarded by mu
+	bad    []string                   // undecodable posts; guarded by mu
+}
+
+// NewReporter starts a Reporter that is closed when the test ends.
+func NewReporter(t testing.TB) *Reporter {
+	t.Helper()
+	r := &Reporter{
+		latest: make(map[string]Report),
+		raw:    make(map[string]json.RawMessage),
+		count:  make(map[string]int),
+	}
+	r.srv = httptest.NewServer(http.HandlerFunc(r.serve))
+	t.Cleanup(r.srv.Close)
+	return r
+}
+
+// URL is where the page tagged tag should POST its reports.
+func (r *Reporter) URL(tag string) string {
+	return r.srv.URL + "/report/" + tag
+}
+
+func (r *Reporter) serve(w http.ResponseWriter, req *http.Request) {
+	tag, ok := strings.CutPrefix(req.URL.Path, "/report/")
+	if req.Method != http.MethodPost || !ok || tag == "" {
+		http.NotFound(w, req)
+		return
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, req.Body, maxReportSize))
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusRequestEntityTooLarge)
+		return
+	}
+	var rep Report
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if err := json.Unmarshal(body, &rep); err != nil {
+		r.bad = append(r.bad, fmt.Sprintf("%s: %v", tag, err))
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	r.latest[tag] = rep
+	r.raw[tag] = body
+	r.count[tag]++
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// Latest returns the most recent report of every tag that has reported.
+func (r *Reporter) Latest() map[string]Report {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return maps.Clone(r.latest)
+}
+
+// Dump renders the latest raw reports for a failure message.
+func (r *Reporter) Dump() string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var b strings.Builder
+	for _, tag := range slices.Sorted(maps.Keys(r.raw)) {
+		fmt.Fprintf(&b, "--- %s (%d reports):\n%s\n", tag, r.count[tag], r.raw[tag])
+	}
+	if len(r.raw) == 0 {
+		b.WriteString("(no reports received)\n")
+	}
+	for _, s := range r.bad {
+		fmt.Fprintf(&b, "undecodable report: %s\n", s)
+	}
+	return b.String()
+}
+
+// ErrPending is what a condition returns while it is not yet met but may be.
+var ErrPending = errors.New("not yet")
+
+// WaitFor polls the latest reports until cond returns nil, and fails the test
+// with cond's last complaint and every page's latest report when timeout
+// passes first or one of the watched browsers exits.
+func (r *Reporter) WaitFor(t testing.TB, timeout time.Duration, what string, cond func(map[string]Report) error, watch ...*Browser) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	var last error
+	for {
+		if last = cond(r.Latest()); last == nil {
+			return
+		}
+		for _, b := range watch {
+			if gone, err := b.Exited(); gone {
+				t.Fatalf("waiting for %s: %s exited early (%v); last reports:\n%s", what, b.Name, err, r.Dump())
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("waiting for %s: not reached within %v: %v; last reports:\n%s", what, timeout, last, r.Dump())
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
+}
