@@ -42,11 +42,13 @@ type Participant struct {
 	mu          sync.Mutex                // guards the fields below
 	ups         map[string]*media.UpTrack // by kind
 	downs       map[*media.UpTrack]*subscription
+	sendLines   map[*webrtc.RTPTransceiver]bool // m-lines the node created to send on
 	constraints map[string]int // publisher id -> largest height shown
 	layerCap    int            // highest layer index an operator allows, -1 none
 	measured    map[string]float64
 	closed      bool
 	goneTimer   *time.Timer
+	trial       upgradeTrial
 
 	audioMuted atomic.Bool
 	remb       atomic.Int64
@@ -89,6 +91,7 @@ func newParticipant(n *Node, r *Room, s *session, m signal.Message) (*Participan
 		log:         n.log.With("room", r.name, "participant", id),
 		ups:         make(map[string]*media.UpTrack),
 		downs:       make(map[*media.UpTrack]*subscription),
+		sendLines:   make(map[*webrtc.RTPTransceiver]bool),
 		constraints: make(map[string]int),
 		measured:    make(map[string]float64),
 		layerCap:    -1,
@@ -329,7 +332,7 @@ func (p *Participant) subscribe(up *media.UpTrack) {
 		return
 	}
 	down := media.NewDownTrack(up)
-	sender, err := p.pc.AddTrack(down)
+	sender, err := p.addSendTrack(down)
 	if err != nil {
 		p.mu.Unlock()
 		p.log.Warn("cannot add track", "publisher", up.Publisher(), "kind", up.Kind().String(), "err", err)
@@ -350,6 +353,33 @@ func (p *Participant) subscribe(up *media.UpTrack) {
 	}()
 	p.allocate()
 	p.negotiate()
+}
+
+// addSendTrack sends track on an m-line of its own: an inactive one the node
+// sent on before if there is one, else a new sendonly one. The client's own
+// publishing m-lines are never used for sending. Called with mu held.
+func (p *Participant) addSendTrack(track *media.DownTrack) (*webrtc.RTPSender, error) {
+	for _, t := range p.pc.GetTransceivers() {
+		if !p.sendLines[t] || t.Kind() != track.Kind() || t.Sender() != nil ||
+			t.Direction() != webrtc.RTPTransceiverDirectionInactive {
+			continue
+		}
+		sender, err := p.api.api.NewRTPSender(track, p.pc.SCTP().Transport())
+		if err != nil {
+			return nil, fmt.Errorf("sender: %w", err)
+		}
+		if err := t.SetSender(sender, track); err != nil {
+			_ = sender.Stop()
+			return nil, fmt.Errorf("reuse m-line %s: %w", t.Mid(), err)
+		}
+		return sender, nil
+	}
+	t, err := p.pc.AddTransceiverFromTrack(track, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionSendonly})
+	if err != nil {
+		return nil, err
+	}
+	p.sendLines[t] = true
+	return t.Sender(), nil
 }
 
 // unsubscribe stops sending the given tracks; their m-lines become inactive
@@ -405,12 +435,13 @@ var defaultLayerBitrate = [media.MaxLayers]int64{150_000, 500_000, 1_500_000}
 // estimate and the receiver's constraints, and applies operator mutes.
 func (p *Participant) allocate() {
 	dominant := p.room.dominantSpeaker()
+	_, lossDown, _ := p.linkStats()
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.closed {
 		return
 	}
-	budget := p.estimate()
+	budget := p.trial.budget(p.estimate(), lossDown, time.Now())
 	var subs []*subscription
 	var reqs []layer.Request
 	for _, s := range p.downs {
@@ -448,9 +479,13 @@ func (p *Participant) allocate() {
 	}
 	choices := make([]layer.Choice, len(reqs))
 	layer.Allocate(budget, reqs, choices)
+	p.trial.limited = false
 	for i, s := range subs {
 		s.down.SetTarget(choices[i].Target)
 		s.reason = choices[i].Reason
+		if choices[i].Reason == layer.ReasonBandwidth {
+			p.trial.limited = true
+		}
 	}
 }
 
@@ -556,4 +591,53 @@ func (p *Participant) notePing(to *Participant, payload json.RawMessage) {
 	p.mu.Lock()
 	p.measured[to.id] = ping.RTT
 	p.mu.Unlock()
+}
+
+// upgradeTrial lets a receiver whose layers are held back by the bandwidth
+// estimate try the next layers for a moment. The estimator (pion's GCC) never
+// grows past 1.5 times the rate that actually arrives, so without more traffic
+// a receiver that dropped to a low layer would stay there after its link
+// recovers. A trial doubles the budget for trialLength while downstream loss is
+// low; if the path cannot carry it the estimate falls and the layers go back
+// down, and the next trial waits twice as long.
+type upgradeTrial struct {
+	limited     bool // the last allocation was held back by bandwidth
+	lastEst     int64
+	stableSince time.Time
+	until       time.Time
+	last        time.Time
+	every       time.Duration
+}
+
+const (
+	trialLength   = 2 * time.Second
+	trialFirst    = 4 * time.Second
+	trialMaxEvery = 32 * time.Second
+)
+
+// budget returns the bandwidth to allocate, given the estimate and the
+// receiver's downstream loss in percent.
+func (t *upgradeTrial) budget(est int64, lossPct float64, now time.Time) int64 {
+	if t.every == 0 {
+		t.every, t.stableSince = trialFirst, now
+	}
+	switch {
+	case est < t.lastEst*95/100:
+		t.stableSince = now
+		if now.Before(t.until.Add(trialLength)) {
+			t.every = min(2*t.every, trialMaxEvery) // the trial failed: back off
+			t.until = time.Time{}
+		}
+	case est > t.lastEst*110/100 && !t.last.IsZero():
+		t.every = trialFirst // the path carries more: trials may come soon again
+	}
+	t.lastEst = est
+	if now.Before(t.until) {
+		return 2 * est
+	}
+	if t.limited && lossPct < 1 && now.Sub(t.stableSince) >= t.every && now.Sub(t.last) >= t.every {
+		t.last, t.until = now, now.Add(trialLength)
+		return 2 * est
+	}
+	return est
 }

@@ -67,6 +67,7 @@ type Client struct {
 	pending      []webrtc.ICECandidateInit
 	haveRemote   bool
 	pings        map[uint64]chan struct{}
+	lastRTT      map[string]float64 // by peer id, ms; guarded by mu
 	pingSeq      uint64
 	offers       int // renegotiations the node started
 	remoteSDP    string
@@ -111,6 +112,7 @@ func Join(ctx context.Context, o Options) (*Client, error) {
 		publishers:   map[string]*publisherState{},
 		constraints:  map[string]int{},
 		pings:        map[uint64]chan struct{}{},
+		lastRTT:      map[string]float64{},
 		messages:     make(chan signal.Message, 256),
 		answered:     make(chan struct{}),
 		done:         make(chan struct{}),

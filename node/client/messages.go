@@ -32,6 +32,7 @@ type probe struct {
 	Kind string  `json:"kind"`
 	Seq  uint64  `json:"seq"`
 	T    float64 `json:"t"`
+	RTT  float64 `json:"rtt,omitempty"` // last measured round trip to the addressee, ms
 }
 
 func (c *Client) onEndpointMessage(m signal.Message) {
@@ -70,6 +71,7 @@ func (c *Client) Ping(ctx context.Context, peerID string) (time.Duration, error)
 	c.pingSeq++
 	seq := c.pingSeq
 	c.pings[seq] = ch
+	last := c.lastRTT[peerID]
 	c.mu.Unlock()
 	defer func() {
 		c.mu.Lock()
@@ -78,12 +80,16 @@ func (c *Client) Ping(ctx context.Context, peerID string) (time.Duration, error)
 	}()
 	start := time.Now()
 	ms := float64(start.UnixNano()) / 1e6
-	if err := c.Send(peerID, probe{Kind: "ping", Seq: seq, T: ms}); err != nil {
+	if err := c.Send(peerID, probe{Kind: "ping", Seq: seq, T: ms, RTT: last}); err != nil {
 		return 0, err
 	}
 	select {
 	case <-ch:
-		return time.Since(start), nil
+		rtt := time.Since(start)
+		c.mu.Lock()
+		c.lastRTT[peerID] = float64(rtt.Microseconds()) / 1000
+		c.mu.Unlock()
+		return rtt, nil
 	case <-ctx.Done():
 		return 0, fmt.Errorf("client: ping %s: %w", peerID, ctx.Err())
 	case <-c.done:

@@ -36,7 +36,11 @@ export class RttProbe {
     for (const pid of pids) {
       const seq = ++this.seq;
       this.outstanding.set(`${pid}/${seq}`, now);
-      this.send(pid, { kind: 'ping', seq, t: now });
+      // rtt: our last measurement to this peer, so the node can show it.
+      const last = this.latest.get(pid);
+      const ping = { kind: 'ping', seq, t: now };
+      if (last !== undefined) ping.rtt = Math.round(last * 10) / 10;
+      this.send(pid, ping);
     }
   }
 
