@@ -43,8 +43,8 @@ type Participant struct {
 	ups         map[string]*media.UpTrack // by kind
 	downs       map[*media.UpTrack]*subscription
 	sendLines   map[*webrtc.RTPTransceiver]bool // m-lines the node created to send on
-	constraints map[string]int // publisher id -> largest height shown
-	layerCap    int            // highest layer index an operator allows, -1 none
+	constraints map[string]int                  // publisher id -> largest height shown
+	layerCap    int                             // highest layer index an operator allows, -1 none
 	measured    map[string]float64
 	closed      bool
 	goneTimer   *time.Timer
