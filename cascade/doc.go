@@ -1,5 +1,4 @@
-// Package cascade connects nodes into one conference fabric: membership,
-// the relay transport between nodes, and remote tracks.
+// Package cascade connects nodes into one conference fabric: membership
+// (cascade/membership), the relay transport between nodes (cascade/relay)
+// and link emulation for tests and demos (cascade/linkemu).
 package cascade
-
-import _ "github.com/hashicorp/memberlist" // membership, used by cascade/membership
