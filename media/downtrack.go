@@ -37,6 +37,7 @@ type DownTrack struct {
 	payload [1500]byte // scratch for payloads rewritten per receiver
 	wire    [1500]byte // scratch for the marshalled packet kept in the cache
 	rtxBuf  [1500]byte // scratch for retransmissions (RTCP goroutine)
+	hdr     rtp.Header // scratch for the outgoing header
 
 	Packets     atomic.Uint64
 	Bytes       atomic.Uint64
@@ -169,7 +170,9 @@ func (d *DownTrack) send(p *Packet, out forward.Out) {
 		payload = d.payload[:n]
 		codec.RewriteVP8(payload, p.VP8, out.PictureID, out.TL0PICIDX)
 	}
-	hdr := rtp.Header{
+	// A field, not a local: handing a local's address to the writer interface
+	// would move it to the heap on every packet.
+	d.hdr = rtp.Header{
 		Version:        2,
 		Marker:         p.Header.Marker,
 		PayloadType:    d.pt,
@@ -177,13 +180,15 @@ func (d *DownTrack) send(p *Packet, out forward.Out) {
 		Timestamp:      out.Timestamp,
 		SSRC:           d.ssrc,
 	}
+	hdr := &d.hdr
 	if n, err := hdr.MarshalTo(d.wire[:]); err == nil && n+len(payload) <= len(d.wire) {
 		copy(d.wire[n:], payload)
 		d.cache.Store(out.Seq, d.wire[:n+len(payload)])
 	}
-	if _, err := d.writer.WriteRTP(&hdr, payload); err != nil {
+	if _, err := d.writer.WriteRTP(hdr, payload); err != nil {
 		if d.WriteErrors.Add(1) == 1 {
-			d.firstErr.Store(&err)
+			first := err
+			d.firstErr.Store(&first)
 		}
 		return
 	}

@@ -107,6 +107,7 @@ type upLayer struct {
 	keyframes atomic.Uint64
 	bitrate   atomic.Int64 // bits/s, updated by Tick
 	tickBytes uint64       // Tick's own; called from one goroutine
+	scratch   Packet       // used only by this layer's reading goroutine
 }
 
 // NewUpTrack makes an UpTrack; add each received layer with Run.
@@ -207,7 +208,10 @@ func (u *UpTrack) handle(layer int, pkt *rtp.Packet, vp8 *codec.VP8, win *dedup.
 	if len(pkt.Payload) == 0 {
 		return // padding-only probe: nothing to forward
 	}
-	p := Packet{Header: &pkt.Header, Payload: pkt.Payload, Layer: layer, Arrival: arrival}
+	// The layer's own scratch Packet: sinks are interfaces, so a local would
+	// escape to the heap on every packet.
+	p := &l.scratch
+	*p = Packet{Header: &pkt.Header, Payload: pkt.Payload, Layer: layer, Arrival: arrival}
 	switch {
 	case u.cfg.Kind == webrtc.RTPCodecTypeAudio:
 		p.Keyframe = true
@@ -237,7 +241,7 @@ func (u *UpTrack) handle(layer int, pkt *rtp.Packet, vp8 *codec.VP8, win *dedup.
 		}
 	}
 	for _, s := range *u.sinks.Load() {
-		s.WriteRTP(&p)
+		s.WriteRTP(p)
 	}
 	if u.cfg.Observe != nil {
 		u.cfg.Observe(time.Since(now))
