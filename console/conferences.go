@@ -57,14 +57,20 @@ func (v *conferencesView) rows() []*snapshot.Conference {
 // cursor finds the selected room; when it has gone, the cursor stays on the
 // row where it was.
 func (v *conferencesView) cursor(rows []*snapshot.Conference) int {
-	for i, c := range rows {
-		if c.Name == v.s.room {
-			v.cur = i
+	return followCursor(rows, &v.cur, func(c *snapshot.Conference) bool { return c.Name == v.s.room })
+}
+
+// followCursor keeps the cursor on the row that matches selected; when that
+// row has gone, the cursor stays where it was, within the rows.
+func followCursor[T any](rows []T, cur *int, selected func(T) bool) int {
+	for i, r := range rows {
+		if selected(r) {
+			*cur = i
 			return i
 		}
 	}
-	v.cur = max(0, min(v.cur, len(rows)-1))
-	return v.cur
+	*cur = max(0, min(*cur, len(rows)-1))
+	return *cur
 }
 
 func (v *conferencesView) Update(msg tea.Msg) tea.Cmd {

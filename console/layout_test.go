@@ -1,6 +1,7 @@
 package console
 
 import (
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -35,25 +36,13 @@ func TestLayoutColumnsDropsByPriority(t *testing.T) {
 		for _, i := range l.idx {
 			titles.WriteString(cols[i].title)
 		}
-		if titles.String() != tc.titles || !equalInts(l.widths, tc.widths) {
+		if titles.String() != tc.titles || !slices.Equal(l.widths, tc.widths) {
 			t.Errorf("width %d: columns %s %v, want %s %v", tc.width, titles.String(), l.widths, tc.titles, tc.widths)
 		}
 		if l.width > tc.width {
 			t.Errorf("width %d: table is %d wide", tc.width, l.width)
 		}
 	}
-}
-
-func equalInts(a, b []int) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 func TestFitAndClip(t *testing.T) {

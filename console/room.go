@@ -146,14 +146,7 @@ func compareBy(col int, a, b *snapshot.Participant) int {
 }
 
 func (v *roomView) cursor(rows []*snapshot.Participant) int {
-	for i, p := range rows {
-		if p.ID == v.s.pid {
-			v.cur = i
-			return i
-		}
-	}
-	v.cur = max(0, min(v.cur, len(rows)-1))
-	return v.cur
+	return followCursor(rows, &v.cur, func(p *snapshot.Participant) bool { return p.ID == v.s.pid })
 }
 
 func (v *roomView) Update(msg tea.Msg) tea.Cmd {

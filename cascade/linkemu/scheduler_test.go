@@ -3,6 +3,7 @@ package linkemu
 import (
 	"bytes"
 	"encoding/binary"
+	"slices"
 	"testing"
 	"time"
 )
@@ -148,21 +149,9 @@ func TestLossIsSeededAndNearItsRate(t *testing.T) {
 			t.Errorf("loss %v: measured %v", loss, got)
 		}
 	}
-	if a, b := lossPattern(1, n, 0.3), lossPattern(2, n, 0.3); equalInts(a, b) {
+	if a, b := lossPattern(1, n, 0.3), lossPattern(2, n, 0.3); slices.Equal(a, b) {
 		t.Error("different seeds gave the same loss pattern")
 	}
-}
-
-func equalInts(a, b []int) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 func TestJitter(t *testing.T) {
