@@ -10,32 +10,32 @@ import (
 // Config is everything a node needs to run; main fills it from config.toml,
 // SWITCHYARD_* environment variables and flags.
 type Config struct {
-	ID     string `mapstructure:"id"`     // node id; "" = derived from host name and port
-	Region string `mapstructure:"region"` // region this node serves
+	ID     string // node id; "" = derived from host name and port
+	Region string // region this node serves
 
-	HTTPAddr string `mapstructure:"http_addr"` // web client, signaling, API, metrics
+	HTTPAddr string // web client, signaling, API, metrics
 
 	// MediaIP is the address the single WebRTC UDP port binds to and
 	// announces as a host candidate.
-	MediaIP   string `mapstructure:"media_ip"`
-	MediaPort int    `mapstructure:"media_port"` // 0 = any free port
+	MediaIP   string
+	MediaPort int // 0 = any free port
 	// PublicIP, when set, is announced instead of MediaIP (a box behind 1:1 NAT).
-	PublicIP string `mapstructure:"public_ip"`
+	PublicIP string
 	// AllowedNetworks limits the remote ICE candidates the node will check;
 	// anything outside is ignored, so tests never touch a non-loopback address.
-	AllowedNetworks []string `mapstructure:"allowed_networks"`
+	AllowedNetworks []string
 
-	MaxRooms        int     `mapstructure:"max_rooms"`
-	MaxParticipants int     `mapstructure:"max_participants"` // on the whole node
-	MaxRoomSize     int     `mapstructure:"max_room_size"`
-	MessageRate     float64 `mapstructure:"message_rate"` // signaling messages per second per client
-	MessageBurst    int     `mapstructure:"message_burst"`
+	MaxRooms        int
+	MaxParticipants int // on the whole node
+	MaxRoomSize     int
+	MessageRate     float64 // signaling messages per second per client
+	MessageBurst    int
 
 	// GoneAfter is how long a participant whose media path failed stays before removal.
-	GoneAfter time.Duration `mapstructure:"gone_after"`
+	GoneAfter time.Duration
 	// InitialBitrate and MaxBitrate bound the per-receiver bandwidth estimate.
-	InitialBitrate int `mapstructure:"initial_bitrate"`
-	MaxBitrate     int `mapstructure:"max_bitrate"`
+	InitialBitrate int
+	MaxBitrate     int
 }
 
 // DefaultConfig is a node that works on one machine with no configuration.

@@ -45,24 +45,38 @@ func (m *metrics) handler() http.Handler {
 	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{})
 }
 
-// register adds the node's packet counters, read from its rooms on scrape.
+// packetCounters reports the node's packet totals, summed over its rooms once
+// per scrape.
+type packetCounters struct {
+	n                       *Node
+	in, out, nacks, retrans *prometheus.Desc
+}
+
 func (n *Node) registerCounters() {
-	counter := func(name, help string, pick func(in, out, nacks, rtx uint64) uint64) prometheus.Collector {
-		return prometheus.NewCounterFunc(prometheus.CounterOpts{Name: name, Help: help}, func() float64 {
-			in, out, nacks, rtx := n.metrics.totals(n.roomList())
-			return float64(pick(in, out, nacks, rtx))
-		})
+	n.metrics.reg.MustRegister(&packetCounters{
+		n:       n,
+		in:      prometheus.NewDesc("switchyard_packets_received_total", "Media packets received from publishers (live tracks).", nil, nil),
+		out:     prometheus.NewDesc("switchyard_packets_sent_total", "Media packets forwarded to subscribers (live tracks).", nil, nil),
+		nacks:   prometheus.NewDesc("switchyard_nacks_received_total", "Sequence numbers receivers asked to be resent (live tracks).", nil, nil),
+		retrans: prometheus.NewDesc("switchyard_retransmits_total", "Packets resent from the cache (live tracks).", nil, nil),
+	})
+}
+
+func (c *packetCounters) Describe(ch chan<- *prometheus.Desc) {
+	ch <- c.in
+	ch <- c.out
+	ch <- c.nacks
+	ch <- c.retrans
+}
+
+func (c *packetCounters) Collect(ch chan<- prometheus.Metric) {
+	in, out, nacks, rtx := c.n.metrics.totals(c.n.roomList())
+	for _, m := range []struct {
+		d *prometheus.Desc
+		v uint64
+	}{{c.in, in}, {c.out, out}, {c.nacks, nacks}, {c.retrans, rtx}} {
+		ch <- prometheus.MustNewConstMetric(m.d, prometheus.CounterValue, float64(m.v))
 	}
-	n.metrics.reg.MustRegister(
-		counter("switchyard_packets_received_total", "Media packets received from publishers (live tracks).",
-			func(in, _, _, _ uint64) uint64 { return in }),
-		counter("switchyard_packets_sent_total", "Media packets forwarded to subscribers (live tracks).",
-			func(_, out, _, _ uint64) uint64 { return out }),
-		counter("switchyard_nacks_received_total", "Sequence numbers receivers asked to be resent (live tracks).",
-			func(_, _, nacks, _ uint64) uint64 { return nacks }),
-		counter("switchyard_retransmits_total", "Packets resent from the cache (live tracks).",
-			func(_, _, _, rtx uint64) uint64 { return rtx }),
-	)
 }
 
 // totals sums packet counters over the live tracks of rooms.

@@ -216,7 +216,6 @@ func (n *Node) release(r *Room) {
 	n.metrics.participants.Set(float64(n.count))
 	if r.size() == 0 && n.rooms[r.name] == r {
 		delete(n.rooms, r.name)
-		r.close()
 		n.metrics.conferences.Set(float64(len(n.rooms)))
 	}
 }

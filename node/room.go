@@ -170,6 +170,4 @@ func (r *Room) dominantSpeaker() string {
 	return r.dominant
 }
 
-func (r *Room) close() {}
-
 func ptr[T any](v T) *T { return &v }
