@@ -1,10 +1,13 @@
 package node
 
 import (
+	"errors"
 	"fmt"
 	"net"
 	"net/netip"
 	"time"
+
+	"github.com/switchyard/switchyard/cascade/linkemu"
 )
 
 // Config is everything a node needs to run; main fills it from config.toml,
@@ -36,6 +39,45 @@ type Config struct {
 	// InitialBitrate and MaxBitrate bound the per-receiver bandwidth estimate.
 	InitialBitrate int
 	MaxBitrate     int
+
+	// Cascade joins this node to others so that one conference can span them.
+	Cascade CascadeConfig
+}
+
+// CascadeConfig is how a node finds the other nodes and relays media to them.
+type CascadeConfig struct {
+	Enabled bool
+	// Secret is the cluster secret (at least 16 bytes): it keys the gossip
+	// and every relay datagram. Every node of a cluster has the same one.
+	Secret string
+	// RelayAddr is the single UDP socket for media between nodes (Octo's 4096).
+	RelayAddr string
+	// GossipAddr is the membership socket (UDP and TCP).
+	GossipAddr string
+	// AdvertiseIP, when set, is the address other nodes use to reach this
+	// node's relay and gossip sockets; by default the bound address.
+	AdvertiseIP string
+	// Join lists gossip addresses ("host:port") of other nodes.
+	Join []string
+	// SignalURL is this node's base URL as clients reach it, for redirects
+	// (e.g. "https://eu.example.org"); by default http://HTTPAddr.
+	SignalURL string
+	// RegionHeader is the HTTP header a geo-aware proxy sets to the
+	// client's region; it wins over the region the client names itself.
+	RegionHeader string
+	// Overload is the stress (0..1: the larger of participants over
+	// MaxParticipants and CPU over all cores) above which a node is not
+	// chosen for participants of its region.
+	Overload float64
+	// Links emulates a network towards other nodes, by node id: delay,
+	// jitter, loss and rate on every relay datagram this node sends there.
+	Links map[string]linkemu.Params
+	// ProbeInterval and ProbeTimeout tune failure detection (memberlist);
+	// zero takes the defaults (1 s, 500 ms: a dead node is noticed in about 4 s).
+	ProbeInterval time.Duration
+	ProbeTimeout  time.Duration
+	// DrainTimeout bounds how long SIGTERM waits for participants to move.
+	DrainTimeout time.Duration
 }
 
 // DefaultConfig is a node that works on one machine with no configuration.
@@ -54,6 +96,13 @@ func DefaultConfig() Config {
 		GoneAfter:       4 * time.Second,
 		InitialBitrate:  2_500_000,
 		MaxBitrate:      8_000_000,
+		Cascade: CascadeConfig{
+			RelayAddr:    "127.0.0.1:4096",
+			GossipAddr:   "127.0.0.1:7946",
+			RegionHeader: "X-Switchyard-Region",
+			Overload:     0.8,
+			DrainTimeout: 60 * time.Second,
+		},
 	}
 }
 
@@ -86,6 +135,9 @@ func (c *Config) validate() ([]netip.Prefix, error) {
 	if c.InitialBitrate <= 0 || c.MaxBitrate < c.InitialBitrate {
 		return nil, fmt.Errorf("config: need 0 < initial_bitrate <= max_bitrate")
 	}
+	if err := c.Cascade.validate(); err != nil {
+		return nil, err
+	}
 	var nets []netip.Prefix
 	for _, s := range c.AllowedNetworks {
 		p, err := netip.ParsePrefix(s)
@@ -98,4 +150,33 @@ func (c *Config) validate() ([]netip.Prefix, error) {
 		return nil, fmt.Errorf("config: allowed_networks is empty; use 0.0.0.0/0 to allow every address")
 	}
 	return nets, nil
+}
+
+func (c *CascadeConfig) validate() error {
+	if !c.Enabled {
+		return nil
+	}
+	if len(c.Secret) < 16 {
+		return errors.New("config: cascade.secret must be at least 16 bytes (every node of the cluster shares it)")
+	}
+	for name, addr := range map[string]string{"relay_addr": c.RelayAddr, "gossip_addr": c.GossipAddr} {
+		if _, _, err := net.SplitHostPort(addr); err != nil {
+			return fmt.Errorf("config: cascade.%s %q: %w", name, addr, err)
+		}
+	}
+	if c.AdvertiseIP != "" && net.ParseIP(c.AdvertiseIP) == nil {
+		return fmt.Errorf("config: cascade.advertise_ip %q is not an IP address", c.AdvertiseIP)
+	}
+	if c.Overload <= 0 || c.Overload > 1 {
+		return fmt.Errorf("config: cascade.overload %g must be within (0, 1]", c.Overload)
+	}
+	for peer, l := range c.Links {
+		if err := l.Validate(); err != nil {
+			return fmt.Errorf("config: cascade.links.%s: %w", peer, err)
+		}
+	}
+	if c.DrainTimeout <= 0 {
+		return fmt.Errorf("config: cascade.drain_timeout %s must be positive", c.DrainTimeout)
+	}
+	return nil
 }

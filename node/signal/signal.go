@@ -71,6 +71,9 @@ type Message struct {
 	ID           string        `json:"id,omitempty"`
 	Node         string        `json:"node,omitempty"`
 	Participants []Participant `json:"participants,omitempty"`
+	// Fallback lists other nodes' signaling URLs (ws:// or wss://) to
+	// rejoin through if this node goes away.
+	Fallback []string `json:"fallback,omitempty"`
 
 	// offer, answer
 	SDP string `json:"sdp,omitempty"`

@@ -45,19 +45,46 @@ type Node struct {
 	SignalURL    string    `json:"signal_url"`  // where clients join this node
 	HTTPAddr     string    `json:"http_addr"`
 	MediaUDPPort int       `json:"media_udp_port"`
+	Cascade      *Cascade  `json:"cascade,omitempty"` // nil when the node runs alone
+}
+
+// Cascade is this node's side of the relay between nodes.
+type Cascade struct {
+	RelayAddr  string `json:"relay_addr"`
+	GossipAddr string `json:"gossip_addr"`
+	// Drops counts relay datagrams refused, by reason (e.g. "bad tag",
+	// "replayed", "unknown conference").
+	Drops map[string]uint64 `json:"drops"`
+	// Moved counts participants redirected to another node at join.
+	Redirects uint64 `json:"redirects"`
 }
 
 // Peer is one relay link to another node of the cascade.
 type Peer struct {
-	ID          string   `json:"id"`
-	Region      string   `json:"region"`
-	Addr        string   `json:"addr"`
-	Alive       bool     `json:"alive"`
-	RTTMs       float64  `json:"rtt_ms"`
-	LossPct     float64  `json:"loss_pct"`
-	BitrateIn   int64    `json:"bitrate_in"`
-	BitrateOut  int64    `json:"bitrate_out"`
-	Conferences []string `json:"conferences"`
+	ID           string   `json:"id"`
+	Region       string   `json:"region"`
+	Addr         string   `json:"addr"` // relay address
+	SignalURL    string   `json:"signal_url"`
+	Alive        bool     `json:"alive"`
+	Draining     bool     `json:"draining"`
+	Participants int      `json:"participants"` // on that node, as it gossips
+	Stress       float64  `json:"stress"`       // 0..1, what bridge selection compares
+	RTTMs        float64  `json:"rtt_ms"`       // relay ping round trip
+	LossPct      float64  `json:"loss_pct"`     // relay datagrams lost towards this node
+	BitrateIn    int64    `json:"bitrate_in"`
+	BitrateOut   int64    `json:"bitrate_out"`
+	Conferences  []string `json:"conferences"` // shared with this node
+	// Bytes sent and received on the link by what they carry: "q", "h",
+	// "f" (video layers), "audio", "rtcp", "message".
+	BytesOut map[string]uint64 `json:"bytes_out"`
+	BytesIn  map[string]uint64 `json:"bytes_in"`
+	// SkippedBytes is video this node did not send because nobody behind
+	// the link needed that layer (Octo would have sent it).
+	SkippedBytes uint64 `json:"skipped_bytes"`
+	NACKsSent    uint64 `json:"nacks_sent"`     // packets this node asked the peer to resend
+	NACKsAnswer  uint64 `json:"nacks_answered"` // packets resent to the peer from the cache
+	Repaired     uint64 `json:"repaired"`       // gaps from the peer filled by a resend
+	Emulated     string `json:"emulated,omitempty"`
 }
 
 // Conference is one room.
@@ -125,6 +152,12 @@ type E2E struct {
 	PeerName   string  `json:"peer_name"`
 	MeasuredMs float64 `json:"measured_ms"` // ping/pong through the node(s), 0 if not measured
 	ComputedMs float64 `json:"computed_ms"` // sum of the hops the node knows
+	// The hops: participant to its node, node to node (0 on one node),
+	// the peer's node to the peer. Path names the nodes, e.g. "us→eu".
+	ClientMs float64 `json:"client_ms"`
+	RelayMs  float64 `json:"relay_ms"`
+	PeerMs   float64 `json:"peer_ms"`
+	Path     string  `json:"path"`
 }
 
 // Find returns the conference with the given name.
