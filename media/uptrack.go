@@ -64,8 +64,9 @@ type UpTrackConfig struct {
 	Publisher string // participant id
 	Kind      webrtc.RTPCodecType
 	Codec     webrtc.RTPCodecParameters
-	// SendPLI asks the publisher for a keyframe on the given SSRC.
-	SendPLI func(ssrc uint32) error
+	// SendPLI asks the publisher for a keyframe on one layer, whose SSRC is
+	// given when known.
+	SendPLI func(layer int, ssrc uint32) error
 	// AudioLevelExt is the negotiated id of the RFC 6464 extension, 0 if none.
 	AudioLevelExt uint8
 	// OnAudioLevel receives every audio level (0 loud .. 127 silent).
@@ -75,6 +76,10 @@ type UpTrackConfig struct {
 	// Observe, if set, is told how long each packet took from read to the
 	// last sink (forwarding delay, for metrics).
 	Observe func(d time.Duration)
+	// Remote marks a track relayed from another node: packets come through
+	// Feed, and Layers reports what the publisher's node advertises, since
+	// this node receives only the layers someone here needs.
+	Remote bool
 }
 
 // UpTrack is one published track with all its simulcast layers.
@@ -108,6 +113,13 @@ type upLayer struct {
 	bitrate   atomic.Int64 // bits/s, updated by Tick
 	tickBytes uint64       // Tick's own; called from one goroutine
 	scratch   Packet       // used only by this layer's reading goroutine
+
+	// Remote tracks: what the publisher's node advertises, and the state of
+	// Feed (called from the relay's one receiving goroutine).
+	advActive  atomic.Bool
+	advBitrate atomic.Int64
+	feedWin    dedup.Window
+	feedVP8    codec.VP8
 }
 
 // NewUpTrack makes an UpTrack; add each received layer with Run.
@@ -132,6 +144,12 @@ func (u *UpTrack) Publisher() string { return u.cfg.Publisher }
 
 // Kind is audio or video.
 func (u *UpTrack) Kind() webrtc.RTPCodecType { return u.cfg.Kind }
+
+// Remote reports whether the track is relayed from another node.
+func (u *UpTrack) Remote() bool { return u.cfg.Remote }
+
+// AudioLevelExt is the header extension id carrying the audio level, 0 if none.
+func (u *UpTrack) AudioLevelExt() uint8 { return u.cfg.AudioLevelExt }
 
 // Codec is the codec the publisher sends.
 func (u *UpTrack) Codec() webrtc.RTPCodecParameters { return u.cfg.Codec }
@@ -266,7 +284,44 @@ func (u *UpTrack) RequestKeyframe(layer int) {
 	if !l.lastPLI.CompareAndSwap(last, now) {
 		return
 	}
-	_ = u.cfg.SendPLI(l.ssrc.Load())
+	_ = u.cfg.SendPLI(layer, l.ssrc.Load())
+}
+
+// Feed hands the track one packet relayed from another node. Call it from
+// one goroutine; it does not allocate.
+func (u *UpTrack) Feed(layer int, pkt *rtp.Packet, now time.Time) {
+	if layer < 0 || layer >= MaxLayers {
+		u.Malformed.Add(1)
+		return
+	}
+	l := &u.layers[layer]
+	l.ssrc.Store(pkt.SSRC)
+	u.handle(layer, pkt, &l.feedVP8, &l.feedWin, now)
+}
+
+// Advertise records a remote track's layers as its publisher's node sees
+// them; layers not listed are gone.
+func (u *UpTrack) Advertise(layers []LayerInfo) {
+	var seen [MaxLayers]bool
+	for _, li := range layers {
+		if li.Index < 0 || li.Index >= MaxLayers {
+			continue
+		}
+		seen[li.Index] = true
+		l := &u.layers[li.Index]
+		l.present.Store(true)
+		l.advActive.Store(li.Active)
+		l.advBitrate.Store(li.Bitrate)
+		if li.Width > 0 {
+			l.width.Store(int32(li.Width))
+			l.height.Store(int32(li.Height))
+		}
+	}
+	for i := range seen {
+		if !seen[i] {
+			u.layers[i].present.Store(false)
+		}
+	}
 }
 
 // LayerInfo is the state of one published layer.
@@ -293,13 +348,17 @@ func (u *UpTrack) Layers() []LayerInfo {
 			continue
 		}
 		last := l.last.Load()
+		active, bitrate := last != 0 && now-last < int64(time.Second), l.bitrate.Load()
+		if u.cfg.Remote {
+			active, bitrate = l.advActive.Load(), l.advBitrate.Load()
+		}
 		out = append(out, LayerInfo{
 			Index:     i,
 			RID:       RIDs[i],
 			Present:   true,
 			SSRC:      l.ssrc.Load(),
-			Active:    last != 0 && now-last < int64(time.Second),
-			Bitrate:   l.bitrate.Load(),
+			Active:    active,
+			Bitrate:   bitrate,
 			Width:     int(l.width.Load()),
 			Height:    int(l.height.Load()),
 			Received:  l.received.Load(),

@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"net/netip"
 	"os"
+	"runtime"
 	"sort"
 	"strconv"
 	"sync"
@@ -45,6 +46,8 @@ type Node struct {
 	count    int // participants on the node
 	draining bool
 	nextID   atomic.Uint64
+
+	cluster *cluster // nil when the node runs alone
 
 	cpuPercent atomic.Uint64 // float64 bits
 	wg         sync.WaitGroup
@@ -100,6 +103,15 @@ func (n *Node) Start(ctx context.Context) error {
 	}
 	n.httpLn = ln
 	n.started = time.Now()
+	if n.cfg.Cascade.Enabled {
+		c, err := startCluster(n)
+		if err != nil {
+			_ = ln.Close()
+			_ = n.udpMux.Close()
+			return err
+		}
+		n.cluster = c
+	}
 	n.http = &http.Server{Handler: n.routes(), ReadHeaderTimeout: 10 * time.Second}
 	n.wg.Add(2)
 	go func() {
@@ -130,8 +142,12 @@ func (n *Node) URL() string { return "http://" + n.httpLn.Addr().String() }
 // ID is the node id.
 func (n *Node) ID() string { return n.cfg.ID }
 
-// Close removes every participant and stops the node.
-func (n *Node) Close() error {
+// Close removes every participant, leaves the cascade and stops the node.
+func (n *Node) Close() error { return n.stop(true) }
+
+// stop shuts the node down; graceful false leaves the cascade without a
+// word, as a node that dies would (for tests of failure).
+func (n *Node) stop(graceful bool) error {
 	n.closeOnce.Do(func() {
 		close(n.done)
 		n.mu.Lock()
@@ -140,8 +156,14 @@ func (n *Node) Close() error {
 			all = append(all, r.members()...)
 		}
 		n.mu.Unlock()
+		if !graceful && n.cluster != nil {
+			n.cluster.close(false)
+		}
 		for _, p := range all {
 			p.remove("node shutting down")
+		}
+		if n.cluster != nil {
+			n.cluster.close(true)
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		defer cancel()
@@ -217,11 +239,47 @@ func (n *Node) release(r *Room) {
 	if r.size() == 0 && n.rooms[r.name] == r {
 		delete(n.rooms, r.name)
 		n.metrics.conferences.Set(float64(len(n.rooms)))
+		go r.dropRemotes()
 	}
 }
 
+// newParticipantID names a participant. In a cascade the node's id comes
+// first, so that ids are unique across nodes and a peer cannot claim
+// another node's participants.
 func (n *Node) newParticipantID() string {
-	return "p" + strconv.FormatUint(n.nextID.Add(1), 10)
+	id := "p" + strconv.FormatUint(n.nextID.Add(1), 10)
+	if n.cfg.Cascade.Enabled {
+		id = n.cfg.ID + "-" + id
+	}
+	return id
+}
+
+func (n *Node) isDraining() bool {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.draining
+}
+
+// cpuFraction is the process's CPU use over all cores, 0..1.
+func (n *Node) cpuFraction() float64 {
+	return math.Float64frombits(n.cpuPercent.Load()) / 100 / float64(max(runtime.NumCPU(), 1))
+}
+
+// signalURL is the base URL clients reach this node at.
+func (n *Node) signalURL() string {
+	if n.cfg.Cascade.SignalURL != "" {
+		return n.cfg.Cascade.SignalURL
+	}
+	return "http://" + n.httpLn.Addr().String()
+}
+
+// GossipAddr is the cascade's membership address (to list in other nodes'
+// join), "" without a cascade.
+func (n *Node) GossipAddr() string {
+	if n.cluster == nil {
+		return ""
+	}
+	return n.cluster.ml.Addr().String()
 }
 
 func (n *Node) roomList() []*Room {
@@ -267,6 +325,9 @@ func (n *Node) tick(ctx context.Context) {
 				for _, r := range rooms {
 					for _, p := range r.members() {
 						p.allocate()
+					}
+					if n.cluster != nil && r.wantsChanged() {
+						n.cluster.kickState()
 					}
 				}
 			}

@@ -41,6 +41,7 @@ type Participant struct {
 
 	mu          sync.Mutex                // guards the fields below
 	ups         map[string]*media.UpTrack // by kind
+	relays      map[string]*relayOut      // by kind, with a cascade
 	downs       map[*media.UpTrack]*subscription
 	sendLines   map[*webrtc.RTPTransceiver]bool // m-lines the node created to send on
 	constraints map[string]int                  // publisher id -> largest height shown
@@ -276,7 +277,7 @@ func (p *Participant) onTrack(track *webrtc.TrackRemote, receiver *webrtc.RTPRec
 			Publisher: p.id,
 			Kind:      track.Kind(),
 			Codec:     track.Codec(),
-			SendPLI: func(ssrc uint32) error {
+			SendPLI: func(_ int, ssrc uint32) error {
 				return p.pc.WriteRTCP([]rtcp.Packet{&rtcp.PictureLossIndication{MediaSSRC: ssrc}})
 			},
 			Observe: p.node.metrics.observeForward,
@@ -288,6 +289,14 @@ func (p *Participant) onTrack(track *webrtc.TrackRemote, receiver *webrtc.RTPRec
 		}
 		up = media.NewUpTrack(cfg)
 		p.ups[kind] = up
+		if c := p.node.cluster; c != nil {
+			out := newRelayOut(c, p, track.Kind())
+			if p.relays == nil {
+				p.relays = make(map[string]*relayOut)
+			}
+			p.relays[kind] = out
+			up.AddSink(out)
+		}
 	}
 	p.mu.Unlock()
 	p.log.Info("receiving track", "kind", kind, "rid", track.RID(), "codec", track.Codec().MimeType, "ssrc", uint32(track.SSRC()))
@@ -312,7 +321,18 @@ func (p *Participant) onTrack(track *webrtc.TrackRemote, receiver *webrtc.RTPRec
 	}()
 	if !existed {
 		p.room.published(p, up)
+		if c := p.node.cluster; c != nil {
+			p.room.refreshRelayOuts(c)
+			c.kickState()
+		}
 	}
+}
+
+// relayOut is the relay of one of this participant's tracks, nil without a cascade.
+func (p *Participant) relayOut(kind string) *relayOut {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.relays[kind]
 }
 
 func (p *Participant) extensionID(r *webrtc.RTPReceiver, uri string) uint8 {
@@ -568,6 +588,9 @@ func (p *Participant) remove(reason string) {
 		s.up.RemoveSink(s.down)
 	}
 	p.room.remove(p)
+	if c := p.node.cluster; c != nil {
+		c.kickState()
+	}
 	if err := p.pc.Close(); err != nil {
 		p.log.Debug("close peer connection", "err", err)
 	}
@@ -575,9 +598,9 @@ func (p *Participant) remove(reason string) {
 	p.node.release(p.room)
 }
 
-// notePing records the end-to-end RTT a client reports in its pings
+// notePingID records the end-to-end RTT a client reports in its pings
 // (`{"kind":"ping","rtt":ms}`: its last measurement to that peer).
-func (p *Participant) notePing(to *Participant, payload json.RawMessage) {
+func (p *Participant) notePingID(to string, payload json.RawMessage) {
 	if !strings.Contains(string(payload), `"rtt"`) {
 		return
 	}
@@ -589,7 +612,7 @@ func (p *Participant) notePing(to *Participant, payload json.RawMessage) {
 		return
 	}
 	p.mu.Lock()
-	p.measured[to.id] = ping.RTT
+	p.measured[to] = ping.RTT
 	p.mu.Unlock()
 }
 

@@ -1,10 +1,15 @@
 package node
 
 import (
+	"cmp"
 	"encoding/json"
+	"fmt"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 
+	"github.com/switchyard/switchyard/cascade/control"
 	"github.com/switchyard/switchyard/media"
 	"github.com/switchyard/switchyard/media/speaker"
 	"github.com/switchyard/switchyard/node/signal"
@@ -22,6 +27,8 @@ type Room struct {
 	participants map[string]*Participant
 	order        []*Participant // join order, for stable listings
 	dominant     string
+	remotes      map[string]*remoteParticipant // participants of other nodes, by id
+	lastWants    string                        // the wants last announced, to notice changes
 }
 
 func newRoom(n *Node, name string) *Room {
@@ -31,6 +38,7 @@ func newRoom(n *Node, name string) *Room {
 		created:      time.Now(),
 		speaker:      speaker.New(),
 		participants: make(map[string]*Participant),
+		remotes:      make(map[string]*remoteParticipant),
 	}
 }
 
@@ -60,6 +68,9 @@ func (r *Room) add(p *Participant) []signal.Participant {
 	for _, q := range r.order {
 		others = append(others, q.info())
 	}
+	for _, rp := range r.remotes {
+		others = append(others, rp.info())
+	}
 	r.participants[p.id] = p
 	r.order = append(r.order, p)
 	dominant := r.dominant
@@ -80,6 +91,9 @@ func (r *Room) ready(p *Participant) {
 		if q != p {
 			ups = append(ups, q.upTracks()...)
 		}
+	}
+	for _, rp := range r.remotes {
+		ups = append(ups, rp.upTracks()...)
 	}
 	p.markReady()
 	r.mu.Unlock()
@@ -141,13 +155,17 @@ func (r *Room) relay(from *Participant, to string, payload json.RawMessage) erro
 	m := signal.Message{Type: signal.TypeMessage, From: from.id, Payload: payload}
 	if to == "" {
 		r.broadcast(from, m)
+		r.relayMessage(from, "", payload)
 		return nil
 	}
 	q, ok := r.get(to)
 	if !ok {
+		if r.relayMessage(from, to, payload) {
+			return nil
+		}
 		return &errJoin{signal.CodeUnknownPeer, "no participant " + to + " in this room"}
 	}
-	from.notePing(q, payload)
+	from.notePingID(q.id, payload)
 	q.send(m)
 	return nil
 }
@@ -171,3 +189,22 @@ func (r *Room) dominantSpeaker() string {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// wantsChanged reports whether the layers this node needs of remote tracks
+// changed since the last call, so that the peers hear of it at once.
+func (r *Room) wantsChanged() bool {
+	ws := r.wants()
+	slices.SortFunc(ws, func(a, b control.Want) int {
+		return cmp.Or(cmp.Compare(a.Publisher, b.Publisher), cmp.Compare(a.Kind, b.Kind))
+	})
+	var sb strings.Builder
+	for _, w := range ws {
+		fmt.Fprintf(&sb, "%s/%s/%d;", w.Publisher, w.Kind, w.Layers)
+	}
+	key := sb.String()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	changed := key != r.lastWants
+	r.lastWants = key
+	return changed
+}

@@ -1,6 +1,7 @@
 package node
 
 import (
+	"cmp"
 	"encoding/json"
 	"errors"
 	"log/slog"
@@ -30,12 +31,21 @@ var upgrader = websocket.Upgrader{
 	CheckOrigin: func(*http.Request) bool { return true },
 }
 
+// errRedirected ends a session whose client was sent to another node.
+var errRedirected = errors.New("redirected to another node")
+
 // session is one client's signaling WebSocket.
 type session struct {
 	conn    *websocket.Conn
 	log     *slog.Logger
 	out     chan []byte
 	limiter *rate.Limiter
+
+	// regionHint is the client's region as a geo-aware proxy named it;
+	// redirected marks a client another node sent here, which is never
+	// redirected again.
+	regionHint string
+	redirected bool
 
 	mu        sync.Mutex
 	closed    bool
@@ -57,6 +67,16 @@ func (n *Node) serveWS(w http.ResponseWriter, r *http.Request) {
 		limiter: rate.NewLimiter(rate.Limit(n.cfg.MessageRate), n.cfg.MessageBurst),
 		done:    make(chan struct{}),
 	}
+	if h := n.cfg.Cascade.RegionHeader; h != "" {
+		if v := r.Header.Get(h); v != "" {
+			if validRegion(v) {
+				s.regionHint = v
+			} else {
+				s.log.Info("region header ignored", "header", h, "value", v[:min(len(v), 40)])
+			}
+		}
+	}
+	s.redirected = r.URL.Query().Get("redirected") != ""
 	conn.SetReadLimit(hardMsgSize)
 	go s.writeLoop()
 	n.readLoop(s)
@@ -204,6 +224,9 @@ func (n *Node) readLoop(s *session) {
 				continue
 			}
 			p, err = n.join(s, m)
+			if errors.Is(err, errRedirected) {
+				return
+			}
 			if err != nil {
 				var ej *errJoin
 				if errors.As(err, &ej) {
@@ -231,6 +254,20 @@ func (n *Node) readLoop(s *session) {
 }
 
 func (n *Node) join(s *session, m signal.Message) (*Participant, error) {
+	if s.regionHint != "" {
+		m.Region = s.regionHint
+	}
+	if c := n.cluster; c != nil && !s.redirected {
+		region := cmp.Or(m.Region, n.cfg.Region)
+		target, why, _ := c.choose(region, m.Room, false)
+		if target != "" {
+			c.redirects.Add(1)
+			s.log.Info("redirecting participant", "room", m.Room, "region", region, "to", target, "why", string(why))
+			s.send(signal.Message{Type: signal.TypeRedirect, URL: wsURL(target) + "?redirected=1", Reason: string(why)})
+			s.closeWith("redirected")
+			return nil, errRedirected
+		}
+	}
 	r, err := n.admit(m.Room)
 	if err != nil {
 		return nil, err
@@ -242,8 +279,13 @@ func (n *Node) join(s *session, m signal.Message) (*Participant, error) {
 	}
 	s.log = p.log
 	others := r.add(p)
-	p.send(signal.Message{Type: signal.TypeJoined, ID: p.id, Room: r.name, Node: n.cfg.ID,
-		Region: p.region, Participants: others})
+	joined := signal.Message{Type: signal.TypeJoined, ID: p.id, Room: r.name, Node: n.cfg.ID,
+		Region: p.region, Participants: others}
+	if n.cluster != nil {
+		joined.Fallback = n.cluster.fallback()
+		n.cluster.kickState()
+	}
+	p.send(joined)
 	p.log.Info("participant joined", "name", p.name, "region", p.region)
 	return p, nil
 }
@@ -266,4 +308,18 @@ func (p *Participant) handle(m signal.Message) error {
 		return p.room.relay(p, m.To, m.Payload)
 	}
 	return &errJoin{signal.CodeBadMessage, "message type " + m.Type + " is not sent by clients"}
+}
+
+// validRegion accepts what a proxy may put in the region header: a short
+// word of letters, digits, '-', '_' and '.'.
+func validRegion(v string) bool {
+	if len(v) > signal.MaxRegionLen {
+		return false
+	}
+	for _, c := range v {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.') {
+			return false
+		}
+	}
+	return true
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"net"
+	"slices"
 	"sort"
 	"time"
 
@@ -34,7 +35,10 @@ func (n *Node) Snapshot() snapshot.Snapshot {
 	}
 	if n.httpLn != nil {
 		s.Node.HTTPAddr = n.httpLn.Addr().String()
-		s.Node.SignalURL = "ws://" + s.Node.HTTPAddr + "/ws"
+		s.Node.SignalURL = wsURL(n.signalURL())
+	}
+	if c := n.cluster; c != nil {
+		s.Node.Cascade, s.Node.Peers = c.snapshot()
 	}
 	if n.udpConn != nil {
 		s.Node.MediaUDPPort = n.udpConn.LocalAddr().(*net.UDPAddr).Port
@@ -51,22 +55,88 @@ func (n *Node) Snapshot() snapshot.Snapshot {
 
 func (r *Room) snapshot() snapshot.Conference {
 	members := r.members()
+	remotes := r.remoteList()
+	sort.Slice(remotes, func(i, j int) bool { return remotes[i].id < remotes[j].id })
 	c := snapshot.Conference{
 		Name: r.name, Created: r.created, Nodes: []string{r.node.cfg.ID},
 		DominantSpeaker: r.dominantSpeaker(),
-		Participants:    make([]snapshot.Participant, 0, len(members)),
+		Participants:    make([]snapshot.Participant, 0, len(members)+len(remotes)),
 	}
 	for _, p := range members {
-		ps := p.snapshot(members)
+		ps := p.snapshot(members, remotes)
 		c.BitrateIn += ps.BitrateUp
 		c.BitrateOut += ps.BitrateDown
 		c.WorstLossPct = max(c.WorstLossPct, ps.LossUpPct, ps.LossDownPct)
 		c.Participants = append(c.Participants, ps)
 	}
+	for _, rp := range remotes {
+		if !slices.Contains(c.Nodes, rp.node) {
+			c.Nodes = append(c.Nodes, rp.node)
+		}
+		c.Participants = append(c.Participants, rp.snapshot(r, members, remotes))
+	}
 	return c
 }
 
-func (p *Participant) snapshot(members []*Participant) snapshot.Participant {
+// snapshot describes a remote participant as far as this node knows it:
+// what its node says, and the hops from here.
+func (rp *remoteParticipant) snapshot(r *Room, members []*Participant, remotes []*remoteParticipant) snapshot.Participant {
+	ps := snapshot.Participant{
+		ID: rp.id, Name: rp.name, Region: rp.region, Node: rp.node, Remote: true, Joined: rp.joined,
+		State:      "relayed",
+		Speaking:   rp.speaker.Speaking(),
+		AudioLevel: rp.speaker.AudioLevel(),
+		Layers:     []snapshot.Layer{},
+		Subs:       []snapshot.Subscription{},
+		E2E:        []snapshot.E2E{},
+	}
+	for _, up := range rp.upTracks() {
+		if up.Kind() == webrtc.RTPCodecTypeAudio {
+			ps.Audio = true
+			continue
+		}
+		for _, l := range up.Layers() {
+			ps.Layers = append(ps.Layers, snapshot.Layer{RID: l.RID, Active: l.Active, Bitrate: l.Bitrate, Width: l.Width, Height: l.Height})
+			ps.BitrateUp += l.Bitrate
+		}
+	}
+	rp.mu.Lock()
+	ps.RTTMs, ps.AudioMuted = rp.rttMs, rp.muted
+	measured := rp.measured
+	rp.mu.Unlock()
+	relayMs := rp.peer.rttMs()
+	self := r.node.cfg.ID
+	for _, q := range members {
+		qrtt, _, _ := q.linkStats()
+		ps.E2E = append(ps.E2E, snapshot.E2E{Peer: q.id, PeerName: q.name, MeasuredMs: measured[q.id],
+			ClientMs: ps.RTTMs, RelayMs: relayMs, PeerMs: qrtt, ComputedMs: ps.RTTMs + relayMs + qrtt,
+			Path: rp.node + "→" + self})
+	}
+	for _, q := range remotes {
+		if q == rp {
+			continue
+		}
+		e := snapshot.E2E{Peer: q.id, PeerName: q.name, MeasuredMs: measured[q.id], ClientMs: ps.RTTMs, PeerMs: q.rtt(),
+			Path: rp.node + "→" + q.node}
+		if q.from != rp.from {
+			// This node does not see the link between two other nodes; it
+			// stands in with the two links through itself, an upper bound.
+			e.RelayMs = relayMs + q.peer.rttMs()
+			e.Path = rp.node + "→" + self + "→" + q.node
+		}
+		e.ComputedMs = e.ClientMs + e.RelayMs + e.PeerMs
+		ps.E2E = append(ps.E2E, e)
+	}
+	return ps
+}
+
+func (rp *remoteParticipant) rtt() float64 {
+	rp.mu.Lock()
+	defer rp.mu.Unlock()
+	return rp.rttMs
+}
+
+func (p *Participant) snapshot(members []*Participant, remotes []*remoteParticipant) snapshot.Participant {
 	ps := snapshot.Participant{
 		ID: p.id, Name: p.name, Region: p.region, Node: p.node.cfg.ID,
 		Joined:      p.joined,
@@ -97,8 +167,11 @@ func (p *Participant) snapshot(members []*Participant) snapshot.Participant {
 	if p.layerCap >= 0 {
 		ps.LayerCap = media.RIDs[p.layerCap]
 	}
-	names := make(map[string]string, len(members))
+	names := make(map[string]string, len(members)+len(remotes))
 	for _, q := range members {
+		names[q.id] = q.name
+	}
+	for _, q := range remotes {
 		names[q.id] = q.name
 	}
 	for _, s := range p.downs {
@@ -143,7 +216,14 @@ func (p *Participant) snapshot(members []*Participant) snapshot.Participant {
 			continue
 		}
 		qrtt, _, _ := q.linkStats()
-		ps.E2E = append(ps.E2E, snapshot.E2E{Peer: q.id, PeerName: q.name, MeasuredMs: measured[q.id], ComputedMs: ps.RTTMs + qrtt})
+		ps.E2E = append(ps.E2E, snapshot.E2E{Peer: q.id, PeerName: q.name, MeasuredMs: measured[q.id],
+			ClientMs: ps.RTTMs, PeerMs: qrtt, ComputedMs: ps.RTTMs + qrtt, Path: p.node.cfg.ID})
+	}
+	for _, q := range remotes {
+		relayMs, qrtt := q.peer.rttMs(), q.rtt()
+		ps.E2E = append(ps.E2E, snapshot.E2E{Peer: q.id, PeerName: q.name, MeasuredMs: measured[q.id],
+			ClientMs: ps.RTTMs, RelayMs: relayMs, PeerMs: qrtt, ComputedMs: ps.RTTMs + relayMs + qrtt,
+			Path: p.node.cfg.ID + "→" + q.node})
 	}
 	return ps
 }
@@ -258,11 +338,15 @@ func (n *Node) MuteAudio(room, id string, muted bool) error {
 	return nil
 }
 
-// SetDraining stops (or resumes) admitting new participants; those present stay.
+// SetDraining stops (or resumes) admitting new participants; those present
+// stay. In a cascade the other nodes hear of it and stop choosing this one.
 func (n *Node) SetDraining(on bool) error {
 	n.mu.Lock()
 	n.draining = on
 	n.mu.Unlock()
+	if n.cluster != nil {
+		n.cluster.ml.SetDraining(on)
+	}
 	n.log.Info("drain", "on", on)
 	return nil
 }

@@ -35,6 +35,11 @@ func (w slogWriter) Write(p []byte) (int, error) {
 			break
 		}
 	}
+	// memberlist reports its own sockets closing under it at shutdown as
+	// errors; they are part of stopping, not a fault.
+	if level > slog.LevelDebug && bytes.Contains(msg, []byte("use of closed network connection")) {
+		level = slog.LevelDebug
+	}
 	if w.log.Enabled(context.Background(), level) {
 		w.log.Log(context.Background(), level, string(msg))
 	}

@@ -59,6 +59,9 @@ type Client struct {
 	mu           sync.Mutex // guards the fields below
 	id           string
 	nodeID       string
+	fallback     []string // other nodes to rejoin through, from joined
+	redirects    int      // redirects followed while joining
+	movedTo      string   // a redirect received after joining (node draining)
 	participants map[string]signal.Participant
 	dominant     string
 	dominantLog  []string // every dominant speaker announced, in order
@@ -128,30 +131,32 @@ func Join(ctx context.Context, o Options) (*Client, error) {
 }
 
 func (c *Client) join(ctx context.Context) error {
-	dialer := websocket.Dialer{HandshakeTimeout: 10 * time.Second}
-	ws, resp, err := dialer.DialContext(ctx, c.opts.URL, nil)
-	if resp != nil && resp.Body != nil {
-		_ = resp.Body.Close()
+	var joined signal.Message
+	// A node may send the participant to another (bridge selection); follow
+	// a few redirects, as the web client does.
+	for hops := 0; ; hops++ {
+		m, err := c.dialAndJoin(ctx)
+		var rd *redirectError
+		if errors.As(err, &rd) && hops < maxRedirects {
+			c.log.Info("redirected", "from", c.opts.URL, "to", rd.url, "why", rd.reason)
+			c.mu.Lock()
+			c.opts.URL = rd.url
+			c.redirects++
+			c.mu.Unlock()
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		joined = m
+		break
 	}
-	if err != nil {
-		return fmt.Errorf("client: dial %s: %w", c.opts.URL, err)
-	}
-	ws.SetReadLimit(signal.MaxMessageSize)
-	c.ws = ws
 	// A cancelled ctx unblocks the reads below by closing the socket.
-	stopWatch := context.AfterFunc(ctx, func() { _ = ws.Close() })
+	stopWatch := context.AfterFunc(ctx, func() { _ = c.ws.Close() })
 	defer stopWatch()
-
-	if err := c.send(signal.Message{Type: signal.TypeJoin, Room: c.opts.Room, Name: c.opts.Name,
-		Region: c.opts.Region}); err != nil {
-		return err
-	}
-	joined, err := c.awaitJoined(ctx)
-	if err != nil {
-		return err
-	}
 	c.mu.Lock()
 	c.id, c.nodeID = joined.ID, joined.Node
+	c.fallback = joined.Fallback
 	for _, p := range joined.Participants {
 		c.participants[p.ID] = p
 	}
@@ -446,4 +451,66 @@ func truncate(s string, n int) string {
 		return s
 	}
 	return s[:n] + "…"
+}
+
+// maxRedirects bounds the redirects followed while joining.
+const maxRedirects = 3
+
+type redirectError struct{ url, reason string }
+
+func (e *redirectError) Error() string { return "client: node redirects to " + e.url }
+
+// dialAndJoin opens the signaling socket at the current URL and joins.
+func (c *Client) dialAndJoin(ctx context.Context) (signal.Message, error) {
+	dialer := websocket.Dialer{HandshakeTimeout: 10 * time.Second}
+	ws, resp, err := dialer.DialContext(ctx, c.opts.URL, nil)
+	if resp != nil && resp.Body != nil {
+		_ = resp.Body.Close()
+	}
+	if err != nil {
+		return signal.Message{}, fmt.Errorf("client: dial %s: %w", c.opts.URL, err)
+	}
+	ws.SetReadLimit(signal.MaxMessageSize)
+	c.ws = ws
+	stopWatch := context.AfterFunc(ctx, func() { _ = ws.Close() })
+	defer stopWatch()
+	if err := c.send(signal.Message{Type: signal.TypeJoin, Room: c.opts.Room, Name: c.opts.Name,
+		Region: c.opts.Region}); err != nil {
+		_ = ws.Close()
+		return signal.Message{}, err
+	}
+	m, err := c.awaitJoined(ctx)
+	if err != nil {
+		_ = ws.Close()
+	}
+	return m, err
+}
+
+// URL is the signaling URL the client ended up joining through.
+func (c *Client) URL() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.opts.URL
+}
+
+// Redirects is how many redirects the join followed.
+func (c *Client) Redirects() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.redirects
+}
+
+// Fallback lists the other nodes the joined node offered for rejoining.
+func (c *Client) Fallback() []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return slices.Clone(c.fallback)
+}
+
+// MovedTo is the URL a node told the client to move to after it joined
+// (the node is draining), "" if none.
+func (c *Client) MovedTo() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.movedTo
 }

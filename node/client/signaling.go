@@ -32,7 +32,7 @@ func (c *Client) awaitJoined(ctx context.Context) (signal.Message, error) {
 		case signal.TypeError:
 			return m, fmt.Errorf("client: join refused: %s: %s", m.Code, m.Reason)
 		case signal.TypeRedirect:
-			return m, fmt.Errorf("client: node redirects to %s (not followed)", m.URL)
+			return m, &redirectError{url: m.URL, reason: m.Reason}
 		default:
 			c.log.Debug("message before joined ignored", "type", m.Type)
 		}
@@ -128,7 +128,10 @@ func (c *Client) handle(m signal.Message) error {
 			c.shutdown(false, fmt.Errorf("client: node closed the session: %s: %s", m.Code, m.Reason))
 		}
 	case signal.TypeRedirect:
-		c.log.Warn("redirect not followed", "url", m.URL)
+		c.log.Info("node asks to move", "url", m.URL, "reason", m.Reason)
+		c.mu.Lock()
+		c.movedTo = m.URL
+		c.mu.Unlock()
 	default:
 		c.log.Debug("unknown message type", "type", m.Type)
 	}
