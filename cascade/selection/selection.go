@@ -26,10 +26,10 @@ type Reason string
 
 // Rules, in the order they are tried.
 const (
-	InRegion      Reason = "in the participant's region"
-	InConference  Reason = "already hosts the conference"
-	LeastLoaded   Reason = "least loaded node"
-	NoNode        Reason = "no node takes participants"
+	InRegion     Reason = "in the participant's region"
+	InConference Reason = "already hosts the conference"
+	LeastLoaded  Reason = "least loaded node"
+	NoNode       Reason = "no node takes participants"
 )
 
 // Choose picks a node for a participant from region joining conference.
