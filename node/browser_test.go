@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/switchyard/switchyard/node"
 	"github.com/switchyard/switchyard/node/internal/browsertest"
 	"github.com/switchyard/switchyard/node/nodetest"
 )
@@ -18,31 +19,63 @@ const browserWait = 45 * time.Second
 type launcher func(testing.TB, string) *browsertest.Browser
 
 func TestBrowserChromiumFirefox(t *testing.T) {
-	runBrowserPair(t, browsertest.Chromium, browsertest.Firefox)
+	skipShort(t)
+	n := nodetest.Start(t, nil)
+	runBrowserPair(t, browsertest.Chromium, browsertest.Firefox, [2]*node.Node{n, n}, [2]string{"region-a", "region-b"})
 }
 
 func TestBrowserChromiumChromium(t *testing.T) {
-	runBrowserPair(t, browsertest.Chromium, browsertest.Chromium)
+	skipShort(t)
+	n := nodetest.Start(t, nil)
+	runBrowserPair(t, browsertest.Chromium, browsertest.Chromium, [2]*node.Node{n, n}, [2]string{"region-a", "region-b"})
 }
 
-// runBrowserPair joins two browsers to one room through the web client's deep
-// link and checks, from the pages' own getStats(), that each decodes the
-// other's video and plays its audio, and that ping/pong crosses the node.
-func runBrowserPair(t *testing.T, launchA, launchB launcher) {
+// TestBrowserCascade: Chromium on one node, Firefox on another, media
+// relayed between them. Firefox opens the first node's page but says it is
+// in eu, so the web client follows bridge selection's redirect.
+func TestBrowserCascade(t *testing.T) {
+	skipShort(t)
+	nodes := startCascade(t, []string{"us", "eu"}, nil)
+	runBrowserPair(t, browsertest.Chromium, browsertest.Firefox, [2]*node.Node{nodes["us"], nodes["us"]}, [2]string{"us", "eu"})
+	for _, region := range []string{"us", "eu"} {
+		snap := nodes[region].Snapshot()
+		conf, ok := snap.Find("TestBrowserCascade")
+		if !ok {
+			t.Fatalf("%s hosts no part of the conference", region)
+		}
+		local := 0
+		for _, p := range conf.Participants {
+			if !p.Remote {
+				local++
+			}
+		}
+		if local != 1 || len(conf.Participants) != 2 {
+			t.Errorf("%s: %d local of %d participants, want one of two on each node", region, local, len(conf.Participants))
+		}
+	}
+}
+
+func skipShort(t *testing.T) {
 	if testing.Short() {
 		t.Skip("browser tests start real browsers; skipped with -short")
 	}
-	n := nodetest.Start(t, nil)
+}
+
+// runBrowserPair joins two browsers to one room through the web client's deep
+// link (page a and b opened on the given nodes, naming the given regions) and
+// checks, from the pages' own getStats(), that each decodes the other's video
+// and plays its audio, and that ping/pong crosses the node(s).
+func runBrowserPair(t *testing.T, launchA, launchB launcher, nodes [2]*node.Node, regions [2]string) {
 	rep := browsertest.NewReporter(t)
 	room := strings.ReplaceAll(t.Name(), "/", "-")
-	page := func(tag string) string {
+	page := func(i int, tag string) string {
 		// debug makes the pages log their signaling, shown when a test fails.
-		q := url.Values{"name": {tag}, "region": {"region-" + tag}, "report": {rep.URL(tag)}, "debug": {"1"}}
-		return n.URL() + "/r/" + room + "?" + q.Encode()
+		q := url.Values{"name": {tag}, "region": {regions[i]}, "report": {rep.URL(tag)}, "debug": {"1"}}
+		return nodes[i].URL() + "/r/" + room + "?" + q.Encode()
 	}
 	tags := []string{"a", "b"}
-	a := launchA(t, page("a"))
-	b := launchB(t, page("b"))
+	a := launchA(t, page(0, "a"))
+	b := launchB(t, page(1, "b"))
 	watch := []*browsertest.Browser{a, b}
 
 	rep.WaitFor(t, browserWait, "both pages to join", func(m map[string]browsertest.Report) error {
