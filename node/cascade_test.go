@@ -113,9 +113,10 @@ func peerOf(n *node.Node, id string) snapshot.Peer {
 // remote; the relay RTT and the end-to-end sums are reported.
 func TestCascadeRelay(t *testing.T) {
 	nodes := startCascade(t, []string{"us", "eu", "ap"}, nil)
+	quiet := func(o *client.Options) { publishing(o); o.Talk = client.Silent() }
 	a := joinAt(t, nodes["us"], "world", "alice", "us", publishing)
-	b := joinAt(t, nodes["eu"], "world", "bob", "eu", publishing)
-	c := joinAt(t, nodes["ap"], "world", "carol", "ap", publishing)
+	b := joinAt(t, nodes["eu"], "world", "bob", "eu", quiet)
+	c := joinAt(t, nodes["ap"], "world", "carol", "ap", quiet)
 	for _, cl := range []*client.Client{a, b, c} {
 		if cl.Redirects() != 0 {
 			t.Errorf("%s was redirected %d times joining its own region's node", cl.ID(), cl.Redirects())
@@ -123,6 +124,14 @@ func TestCascadeRelay(t *testing.T) {
 	}
 	for _, pair := range [][2]*client.Client{{a, b}, {a, c}, {b, a}, {b, c}, {c, a}, {c, b}} {
 		receivesAt(t, 20*time.Second, pair[0], pair[1], 0)
+	}
+	// Each node runs speaker detection on all the audio it sees: alice, the
+	// only one talking, is dominant on the nodes she is relayed to, and
+	// their participants are told.
+	for _, who := range []*client.Client{b, c} {
+		waitFor(t, 10*time.Second, who.ID()+" to hear alice is the dominant speaker from its own node", func() (bool, string) {
+			return who.DominantSpeaker() == a.ID(), who.DominantSpeaker()
+		})
 	}
 	snap := nodes["us"].Snapshot()
 	conf, ok := snap.Find("world")
