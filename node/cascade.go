@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"math"
 	"net"
 	"net/netip"
 	"net/url"
@@ -535,6 +536,16 @@ func (c *cluster) updateLoad() {
 	l := membership.Load{Participants: n.count, Conferences: len(n.rooms), Draining: n.draining}
 	n.mu.Unlock()
 	l.CPU = n.cpuFraction()
+	for _, r := range n.roomList() {
+		for _, p := range r.members() {
+			p.rateMu.Lock()
+			l.BitrateBps += p.bitrateUp + p.bitrateDown
+			p.rateMu.Unlock()
+		}
+	}
+	// Coarse steps, so that gossip carries changes that matter, not noise.
+	l.BitrateBps = l.BitrateBps / 100_000 * 100_000
+	l.CPU = math.Round(l.CPU*100) / 100
 	c.ml.SetLoad(l)
 }
 
