@@ -90,6 +90,11 @@ type peerNode struct {
 	confs map[string]*peerConf // guarded by cluster.mu
 
 	rttNs         atomic.Int64
+	bitrateIn     atomic.Int64
+	bitrateOut    atomic.Int64
+	prevIn        uint64 // stateLoop only
+	prevOut       uint64
+	prevAt        time.Time
 	nacksSent     atomic.Uint64
 	nacksAnswered atomic.Uint64
 	repaired      atomic.Uint64
@@ -508,9 +513,20 @@ func (c *cluster) expire() {
 		c.mu.RLock()
 		p := c.peers[l.Peer]
 		c.mu.RUnlock()
-		if p != nil {
-			p.rttNs.Store(int64(l.SmoothedRTT))
+		if p == nil {
+			continue
 		}
+		p.rttNs.Store(int64(l.SmoothedRTT))
+		var in, out uint64
+		for i := range l.In {
+			in += l.In[i].Bytes
+			out += l.Out[i].Bytes
+		}
+		if secs := now.Sub(p.prevAt).Seconds(); !p.prevAt.IsZero() && secs > 0 {
+			p.bitrateIn.Store(int64(float64(in-p.prevIn) * 8 / secs))
+			p.bitrateOut.Store(int64(float64(out-p.prevOut) * 8 / secs))
+		}
+		p.prevIn, p.prevOut, p.prevAt = in, out, now
 	}
 }
 
@@ -645,6 +661,7 @@ func (c *cluster) snapshot() (*snapshot.Cascade, []snapshot.Peer) {
 			Alive: l.Up, Draining: p.load.Draining, Participants: p.load.Participants,
 			Stress: stressOf(p.load, c.n.cfg.MaxParticipants),
 			RTTMs:  float64(l.SmoothedRTT) / 1e6, LossPct: 100 * l.RxLoss,
+			BitrateIn: p.bitrateIn.Load(), BitrateOut: p.bitrateOut.Load(),
 			BytesOut: map[string]uint64{}, BytesIn: map[string]uint64{},
 			SkippedBytes: p.skipped.Load(), NACKsSent: p.nacksSent.Load(),
 			NACKsAnswer: p.nacksAnswered.Load(), Repaired: p.repaired.Load(),
