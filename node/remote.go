@@ -578,13 +578,16 @@ func (r *Room) controlState(c *cluster) *control.Message {
 	m := &control.Message{Type: control.TypeState, Dominant: r.dominantSpeaker()}
 	for _, p := range r.members() {
 		rtt, _, _ := p.linkStats()
+		if !(rtt >= 0 && rtt < 60_000) {
+			rtt = 0 // a browser's stats can be nonsense for a moment
+		}
 		cp := control.Participant{ID: p.id, Name: p.name, Region: p.region, RTTMs: rtt}
 		p.mu.Lock()
-		if len(p.measured) > 0 {
-			cp.Measured = make(map[string]float64, len(p.measured))
-			for k, v := range p.measured {
-				cp.Measured[k] = v
+		for k, v := range p.measured {
+			if cp.Measured == nil {
+				cp.Measured = make(map[string]float64, len(p.measured))
 			}
+			cp.Measured[k] = v
 		}
 		p.mu.Unlock()
 		for _, up := range p.upTracks() {

@@ -256,7 +256,7 @@ func (p *Participant) linkStats() (rttMs, lossDownPct, jitterMs float64) {
 			continue
 		}
 		ri := st.RemoteInboundRTPStreamStats
-		if ri.RoundTripTimeMeasurements > 0 {
+		if ri.RoundTripTimeMeasurements > 0 && ri.RoundTripTime >= 0 && ri.RoundTripTime < time.Minute {
 			rttMs += ri.RoundTripTime.Seconds() * 1000
 			rttN++
 		}

@@ -14,6 +14,8 @@ import (
 	"github.com/pion/interceptor/pkg/stats"
 	"github.com/pion/interceptor/pkg/twcc"
 	"github.com/pion/webrtc/v4"
+
+	"github.com/switchyard/switchyard/internal/pionlog"
 )
 
 // Header extension URIs the node negotiates.
@@ -138,7 +140,7 @@ func (n *Node) newPeerAPI() (*peerAPI, error) {
 	}
 	reg.Add(hdr)
 
-	se := webrtc.SettingEngine{}
+	se := webrtc.SettingEngine{LoggerFactory: pionlog.Factory{Logger: n.log}}
 	se.SetICEUDPMux(n.udpMux)
 	se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4, webrtc.NetworkTypeUDP6})
 	se.SetIncludeLoopbackCandidate(true)

@@ -96,6 +96,7 @@ type Membership struct {
 	cfg  Config
 	log  *slog.Logger
 	list *memberlist.Memberlist
+	addr netip.AddrPort // gossip address, fixed at start
 
 	mu   sync.Mutex
 	meta Meta   // guarded by mu
@@ -194,6 +195,8 @@ func Start(cfg Config) (*Membership, error) {
 		return nil, fmt.Errorf("membership: start %s: %w", cfg.Name, err)
 	}
 	m.list = list
+	local := list.LocalNode()
+	m.addr = addrPort(local.Addr, local.Port)
 	m.wg.Add(2)
 	go m.dispatch()
 	go m.refresh()
@@ -244,11 +247,9 @@ func (m *Membership) rejoin() {
 	}
 }
 
-// Addr returns the gossip address others join.
-func (m *Membership) Addr() netip.AddrPort {
-	n := m.list.LocalNode()
-	return addrPort(n.Addr, n.Port)
-}
+// Addr returns the gossip address others join. It is read once at start:
+// memberlist rewrites its local node on every metadata update.
+func (m *Membership) Addr() netip.AddrPort { return m.addr }
 
 func addrPort(ip net.IP, port uint16) netip.AddrPort {
 	a, _ := netip.AddrFromSlice(ip)

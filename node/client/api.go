@@ -2,6 +2,7 @@ package client
 
 import (
 	"fmt"
+	"log/slog"
 	"net"
 
 	"github.com/pion/ice/v4"
@@ -10,6 +11,8 @@ import (
 	"github.com/pion/rtp"
 	"github.com/pion/sdp/v3"
 	"github.com/pion/webrtc/v4"
+
+	"github.com/switchyard/switchyard/internal/pionlog"
 )
 
 // Payload types and header extensions the participant offers, like a browser.
@@ -97,6 +100,11 @@ func newAPI(o *Options) (*webrtc.API, error) {
 	}
 
 	se := webrtc.SettingEngine{}
+	if o.Logger != nil {
+		se.LoggerFactory = pionlog.Factory{Logger: o.Logger}
+	} else {
+		se.LoggerFactory = pionlog.Factory{Logger: slog.New(slog.DiscardHandler)}
+	}
 	se.SetIncludeLoopbackCandidate(true)
 	se.SetIPFilter(func(ip net.IP) bool { return ip.IsLoopback() })
 	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
