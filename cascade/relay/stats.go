@@ -1,6 +1,7 @@
 package relay
 
 import (
+	"context"
 	"log/slog"
 	"net/netip"
 	"sync/atomic"
@@ -99,5 +100,11 @@ func (d *dropLog) drop(r DropReason, from netip.AddrPort) {
 		d.quiet[r].Add(1)
 		return
 	}
-	d.log.Warn("relay: dropped datagram", "reason", r.String(), "from", from, "suppressed", d.quiet[r].Swap(0))
+	level := slog.LevelWarn
+	if r == ErrUnknownPeer {
+		// A new node's first datagrams often arrive before the gossip
+		// that introduces it.
+		level = slog.LevelInfo
+	}
+	d.log.Log(context.Background(), level, "relay: dropped datagram", "reason", r.String(), "from", from, "suppressed", d.quiet[r].Swap(0))
 }
