@@ -1,8 +1,6 @@
 package console
 
 import (
-	"time"
-
 	"github.com/charmbracelet/bubbles/key"
 	tea "github.com/charmbracelet/bubbletea"
 
@@ -70,8 +68,15 @@ func (s *state) participant() (*snapshot.Conference, *snapshot.Participant, bool
 
 // Messages that flow through the program.
 type (
-	snapshotMsg struct{ snap snapshot.Snapshot }
-	tickMsg     time.Time
+	// snapshotMsg carries one snapshot of the shown node, or why there is
+	// none; gen tells a reply from a node no longer shown.
+	snapshotMsg struct {
+		snap snapshot.Snapshot
+		err  error
+		gen  int
+	}
+	// tickMsg asks for the next snapshot of the node shown at generation gen.
+	tickMsg struct{ gen int }
 	// navigateMsg asks the root to show another view.
 	navigateMsg struct{ view viewID }
 	// shownMsg tells a component it became the active view.

@@ -33,6 +33,21 @@ type Actions interface {
 	SetDraining(on bool) error
 }
 
+// Health is implemented by a Source that can tell it has failed (its node
+// stopped or is unreachable). While Err returns an error the console shows
+// the node as down, with the error, instead of its state.
+type Health interface {
+	Err() error
+}
+
+// NodeView is one node the console can show: several of them let one
+// console (the demo's) switch between the nodes of a cascade.
+type NodeView struct {
+	Name    string // shown until the node's first snapshot names it
+	Source  Source
+	Actions Actions // may be nil: actions then fail with a message
+}
+
 // Options configure one console session.
 type Options struct {
 	Refresh time.Duration // how often to take a snapshot; 250ms when zero
@@ -45,6 +60,10 @@ type Options struct {
 	// one for the process's stdout (honouring NO_COLOR and TERM=dumb) and
 	// NewModel uses lipgloss's default.
 	Renderer *lipgloss.Renderer
+	// Nodes, when not empty, are the nodes the console can show, the first
+	// one first; the src and act given to Run, NewModel or ServeSSH are then
+	// unused. With two or more, [ and ] switch between them.
+	Nodes []NodeView
 }
 
 const defaultRefresh = 250 * time.Millisecond
@@ -65,13 +84,15 @@ func (o Options) withDefaults() Options {
 	return o
 }
 
-// NewModel returns the console's root model for one viewer.
+// NewModel returns the console's root model for one viewer. src and act are
+// used when opts.Nodes is empty.
 func NewModel(src Source, act Actions, opts Options) tea.Model {
 	return newRoot(src, act, opts.withDefaults())
 }
 
 // Run runs the console on the process's terminal until the user quits (q,
-// then a confirmation) or ctx ends; both return nil. The caller stops the node
+// then a confirmation) or ctx ends; both return nil. It shows src and acts
+// on act, or, when opts.Nodes is set, the nodes listed there. The caller stops the node
 // when Run returns. Logs must not go to the same terminal while it runs.
 func Run(ctx context.Context, src Source, act Actions, opts Options) error {
 	if opts.Renderer == nil {

@@ -33,9 +33,9 @@ func fixtureAt(step int) snapshot.Snapshot {
 			{Publisher: "p-dave", PublisherName: "dave", Kind: "video", Forwarded: "q", Target: "q", Reason: snapshot.ReasonConstraint, MaxHeight: 180, Bitrate: 140_000},
 		},
 		E2E: []snapshot.E2E{
-			{Peer: "p-bob", PeerName: "bob", MeasuredMs: 131, ComputedMs: 125},
-			{Peer: "p-carol", PeerName: "carol", MeasuredMs: 0, ComputedMs: 312},
-			{Peer: "p-dave", PeerName: "dave", MeasuredMs: 88, ComputedMs: 80},
+			{Peer: "p-bob", PeerName: "bob", MeasuredMs: 131, ComputedMs: 137, ClientMs: 42, PeerMs: 95, Path: "n1"},
+			{Peer: "p-carol", PeerName: "carol", MeasuredMs: 0, ComputedMs: 312, ClientMs: 42, RelayMs: 228, PeerMs: 42, Path: "n1→n2"},
+			{Peer: "p-dave", PeerName: "dave", MeasuredMs: 64, ComputedMs: 60, ClientMs: 42, PeerMs: 18, Path: "n1"},
 		},
 	}
 	bob := snapshot.Participant{
@@ -46,31 +46,36 @@ func fixtureAt(step int) snapshot.Snapshot {
 		Subs: []snapshot.Subscription{
 			{Publisher: "p-alice", PublisherName: "alice", Kind: "video", Forwarded: "f", Target: "f", Reason: snapshot.ReasonBest, Bitrate: 1_150_000},
 		},
-		E2E: []snapshot.E2E{{Peer: "p-alice", PeerName: "alice", MeasuredMs: 131, ComputedMs: 125}},
+		E2E: []snapshot.E2E{
+			{Peer: "p-alice", PeerName: "alice", MeasuredMs: 131, ComputedMs: 137, ClientMs: 95, PeerMs: 42, Path: "n1"},
+			// bob's view of carol has a ping; alice's does not.
+			{Peer: "p-carol", PeerName: "carol", MeasuredMs: 391, ComputedMs: 365, ClientMs: 95, RelayMs: 228, PeerMs: 42, Path: "n1→n2"},
+		},
 	}
 	carol := snapshot.Participant{
 		ID: "p-carol", Name: "carol", Region: "ap-south", Node: "n2", Remote: true, Joined: fixtureBase.Add(-2 * time.Minute),
-		State: "connected", RTTMs: 270, LossUpPct: 2.5, LossDownPct: 0, BitrateUp: 300_000, BitrateDown: 1_000_000,
+		State: "connected", RTTMs: 42, LossUpPct: 2.5, LossDownPct: 0, BitrateUp: 300_000, BitrateDown: 1_000_000,
 		Audio: true, Layers: layers(130_000, 0, 0),
-		E2E: []snapshot.E2E{{Peer: "p-alice", PeerName: "alice", ComputedMs: 312}},
+		// As n2 reports it; alice's own report of the pair is the one shown.
+		E2E: []snapshot.E2E{{Peer: "p-alice", PeerName: "alice", ComputedMs: 312, ClientMs: 42, RelayMs: 228, PeerMs: 42, Path: "n2→n1"}},
 	}
 	dave := snapshot.Participant{
 		ID: "p-dave", Name: "dave", Region: "eu-central", Node: "n1", Joined: fixtureBase.Add(-90 * time.Second),
 		State: "connected", RTTMs: 18, BitrateUp: 180_000, BitrateDown: 600_000, Audio: true, AudioMuted: true,
 		LayerCap: "h", Layers: layers(160_000, 0, 0),
-		E2E: []snapshot.E2E{{Peer: "p-alice", PeerName: "alice", MeasuredMs: 88, ComputedMs: 80}},
+		E2E: []snapshot.E2E{{Peer: "p-alice", PeerName: "alice", MeasuredMs: 64, ComputedMs: 60, ClientMs: 18, PeerMs: 42, Path: "n1"}},
 	}
 	erin := snapshot.Participant{
 		ID: "p-erin", Name: "erin", Region: "eu-west", Node: "n1", Joined: fixtureBase.Add(-30 * time.Second),
 		State: "checking", RTTMs: 0.4, Audio: true, BitrateUp: 40_000, BitrateDown: 38_000,
 		Subs: []snapshot.Subscription{{Publisher: "p-frank", PublisherName: "frank", Kind: "audio", Reason: snapshot.ReasonAudio, Bitrate: 38_000}},
-		E2E:  []snapshot.E2E{{Peer: "p-frank", PeerName: "frank", MeasuredMs: 9}},
+		E2E:  []snapshot.E2E{{Peer: "p-frank", PeerName: "frank", MeasuredMs: 9, ComputedMs: 6.4, ClientMs: 0.4, PeerMs: 6, Path: "n1"}},
 	}
 	frank := snapshot.Participant{
 		ID: "p-frank", Name: "frank", Region: "eu-west", Node: "n1", Joined: fixtureBase.Add(-25 * time.Second),
 		State: "connected", RTTMs: 6, Audio: true, Speaking: true, AudioLevel: 0.8, BitrateUp: 38_000, BitrateDown: 40_000,
 		Subs: []snapshot.Subscription{{Publisher: "p-erin", PublisherName: "erin", Kind: "audio", Reason: snapshot.ReasonAudio, Bitrate: 40_000}},
-		E2E:  []snapshot.E2E{{Peer: "p-erin", PeerName: "erin", MeasuredMs: 9}},
+		E2E:  []snapshot.E2E{{Peer: "p-erin", PeerName: "erin", MeasuredMs: 9, ComputedMs: 6.4, ClientMs: 6, PeerMs: 0.4, Path: "n1"}},
 	}
 	return snapshot.Snapshot{
 		Taken: taken,
@@ -88,10 +93,26 @@ func fixtureAt(step int) snapshot.Snapshot {
 	}
 }
 
+// withPeers makes s a node of a cascade of four: n2 carries standup, n3 is
+// down and n4 is draining.
 func withPeers(s snapshot.Snapshot) snapshot.Snapshot {
+	s.Node.Cascade = &snapshot.Cascade{
+		RelayAddr: "10.0.1.5:4096", GossipAddr: "10.0.1.5:7946", Redirects: 4,
+		Drops: map[string]uint64{"bad tag": 3, "replayed": 17, "unknown conference": 0},
+	}
 	s.Node.Peers = []snapshot.Peer{
-		{ID: "n2", Region: "ap-south", Addr: "10.0.2.7:7000", Alive: true, RTTMs: 228, LossPct: 0.3, BitrateIn: 1_300_000, BitrateOut: 2_400_000, Conferences: []string{"standup"}},
-		{ID: "n3", Region: "us-east", Addr: "10.0.3.9:7000", Alive: false, Conferences: nil},
+		// Listed out of order: the console sorts peers by id.
+		{ID: "n4", Region: "eu-central", Addr: "10.0.4.2:4096", Alive: true, Draining: true, Participants: 1, Stress: 0.05},
+		{ID: "n2", Region: "ap-south", Addr: "10.0.2.7:4096", SignalURL: "ws://10.0.2.7:8080/ws", Alive: true,
+			Participants: 3, Stress: 0.42, RTTMs: 228, LossPct: 0.3, BitrateIn: 1_300_000, BitrateOut: 2_400_000,
+			Conferences: []string{"standup"},
+			BytesOut:    map[string]uint64{"q": 41_000_000, "h": 96_000_000, "audio": 6_200_000, "rtcp": 300_000, "message": 12_000},
+			BytesIn:     map[string]uint64{"q": 12_000_000, "audio": 2_100_000, "rtcp": 150_000},
+			// Octo would have sent f too: 210 MB of the 347 MB it would have sent.
+			SkippedBytes: 210_000_000,
+			NACKsSent:    412, NACKsAnswer: 388, Repaired: 405,
+			Emulated: "delay 110ms ±5ms, loss 0.5%"},
+		{ID: "n3", Region: "us-east", Addr: "10.0.3.9:4096", Alive: false, Stress: 0.93, Conferences: nil},
 	}
 	return s
 }

@@ -259,3 +259,32 @@ func plural(n int, noun string) string {
 	}
 	return fmt.Sprintf("%d %ss", n, noun)
 }
+
+// fmtBytes prints a byte count in decimal units, compactly for table cells.
+func fmtBytes(n uint64) string {
+	switch {
+	case n == 0:
+		return "0"
+	case n < 1000:
+		return fmt.Sprintf("%dB", n)
+	case n < 1_000_000:
+		return fmt.Sprintf("%dk", n/1000)
+	case n < 10_000_000:
+		return fmt.Sprintf("%.1fM", float64(n)/1e6)
+	case n < 1_000_000_000:
+		return fmt.Sprintf("%dM", n/1_000_000)
+	case n < 10_000_000_000:
+		return fmt.Sprintf("%.1fG", float64(n)/1e9)
+	default:
+		return fmt.Sprintf("%dG", n/1_000_000_000)
+	}
+}
+
+// fmtDelta prints how far a measured round trip is from the computed one,
+// signed, so an operator sees at a glance whether the hops explain it.
+func fmtDelta(measured, computed float64) string {
+	if measured <= 0 || computed <= 0 {
+		return "-"
+	}
+	return fmt.Sprintf("%+.0fms", measured-computed)
+}

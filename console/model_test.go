@@ -25,7 +25,11 @@ func TestGoldenViews(t *testing.T) {
 		{name: "participant", keys: []string{"down", "enter", "enter"}, contains: []string{"Participant alice", "bandwidth estimate", "waiting for keyframe", "131ms"}},
 		{name: "participant_scrolled", keys: []string{"down", "enter", "enter", "G"}, contains: []string{"312ms", "loss ↓", "max 2.0%"}},
 		{name: "cascade_empty", keys: []string{"4"}, contains: []string{"relays to no other node"}},
-		{name: "cascade", keys: []string{"4"}, peers: true, contains: []string{"ap-south", "228ms", "down"}},
+		{name: "cascade", keys: []string{"down", "4"}, peers: true, contains: []string{
+			"ap-south", "228ms", "down", "drain", "61%", "412/388/405", "replayed 17", "peers 2/3",
+			"End-to-end RTT in standup", "42+228+42", "312ms", "42+0+95", "+26ms", "carol ⇄",
+		}},
+		{name: "participant_remote", keys: []string{"down", "enter", "down", "down", "enter"}, contains: []string{"Participant carol", "⇄ remote: hosted by node n2", "region ap-south"}},
 		{name: "log", keys: []string{"5"}, contains: []string{"relay link down", "node started"}},
 		{name: "log_warn", keys: []string{"5", "l", "l"}, contains: []string{"level ≥ WARN", "high loss"}},
 		{name: "confirm_kick", keys: []string{"down", "enter", "x"}, contains: []string{"Remove alice (p-alice) from standup?"}},

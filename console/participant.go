@@ -23,10 +23,14 @@ var subscriptionColumns = []column{
 	{title: "REASON", min: 16, max: 32, prio: 0},
 }
 
+// e2eColumns: HOPS reads client+relay+peer and adds up to COMPUTED.
 var e2eColumns = []column{
 	{title: "PEER", min: 10, max: 20, prio: 0},
-	{title: "MEASURED", min: 8, prio: 0, right: true},
+	{title: "NODE", min: 6, max: 12, prio: 2},
+	{title: "PATH", min: 9, max: 20, prio: 1},
+	{title: "HOPS", min: 12, max: 16, prio: 1},
 	{title: "COMPUTED", min: 8, prio: 0, right: true},
+	{title: "MEASURED", min: 8, prio: 0, right: true},
 }
 
 // participantView explains one participant: what it publishes, what it
@@ -95,8 +99,8 @@ func (v *participantView) lines(c *snapshot.Conference, p *snapshot.Participant)
 		{st.Section.Render("Participant " + clean(name)), 0},
 		{"id " + clean(p.ID), 1},
 		{"in " + clean(c.Name), 0},
-		{dash(clean(p.Region)), 0},
-		{"node " + dash(clean(p.Node)), 2},
+		{"region " + dash(clean(p.Region)), 0},
+		{"node " + dash(clean(p.Node)), 0},
 		{dash(clean(p.State)), 1},
 		{"joined " + age(now, p.Joined) + " ago", 3},
 	}, v.width, " · "))
@@ -125,7 +129,7 @@ func (v *participantView) lines(c *snapshot.Conference, p *snapshot.Participant)
 	}
 	info := []segment{{audio, 0}, {capText, 0}}
 	if p.Remote {
-		info = append(info, segment{"hosted by another node", 1})
+		info = append(info, segment{st.Warn.Render("⇄ remote: hosted by node " + dash(clean(p.Node))), 0})
 	}
 	out = append(out, fitSegments(info, v.width, " · "))
 	out = append(out, "published "+v.layersDetail(p.Layers))
@@ -156,14 +160,23 @@ func (v *participantView) lines(c *snapshot.Conference, p *snapshot.Participant)
 			return cmp.Or(cmp.Compare(a.PeerName, b.PeerName), cmp.Compare(a.Peer, b.Peer))
 		})
 		for _, e := range es {
-			peer := e.PeerName
+			peer, node := e.PeerName, ""
+			if q, ok := c.Find(e.Peer); ok {
+				node = q.Node
+				if q.Remote {
+					peer += " ⇄"
+				}
+			}
 			if peer == "" {
 				peer = e.Peer
 			}
 			out = append(out, l.row(st, []cell{
 				{text: peer},
-				{text: fmtMs(e.MeasuredMs), st: st.rttStyle(e.MeasuredMs)},
+				{text: dash(node)},
+				{text: dash(e.Path)},
+				{text: fmtHops(e)},
 				{text: fmtMs(e.ComputedMs), st: st.rttStyle(e.ComputedMs)},
+				{text: fmtMs(e.MeasuredMs), st: st.rttStyle(e.MeasuredMs)},
 			}, false))
 		}
 	}

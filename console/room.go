@@ -33,15 +33,15 @@ var participantColumns = []column{
 	colSpeak:    {title: " ", min: 1, prio: 0},
 	colName:     {title: "NAME", min: 10, max: 22, prio: 0},
 	colRegion:   {title: "REGION", min: 9, max: 14, prio: 3},
-	colNode:     {title: "NODE", min: 6, max: 12, prio: 9},
+	colNode:     {title: "NODE", min: 6, max: 12, prio: 5},
 	colRTT:      {title: "RTT", min: 6, prio: 1, right: true},
-	colE2E:      {title: "E2E", min: 6, prio: 5, right: true},
+	colE2E:      {title: "E2E", min: 6, prio: 6, right: true},
 	colLossUp:   {title: "LOSS↑", min: 6, prio: 2, right: true},
 	colLossDown: {title: "LOSS↓", min: 6, prio: 2, right: true},
-	colUp:       {title: "UP", min: 6, prio: 7, right: true},
-	colDown:     {title: "DOWN", min: 6, prio: 6, right: true},
+	colUp:       {title: "UP", min: 6, prio: 8, right: true},
+	colDown:     {title: "DOWN", min: 6, prio: 7, right: true},
 	colLayers:   {title: "LAYERS q/h/f", min: 20, max: 26, prio: 4},
-	colCap:      {title: "CAP", min: 3, prio: 8},
+	colCap:      {title: "CAP", min: 3, prio: 9},
 }
 
 // sortKeys are the columns `s` cycles through, in order.
@@ -233,11 +233,20 @@ func (v *roomView) View() string {
 		return st.Dim.Render(fmt.Sprintf("Conference %s has ended. Press esc to go back.", clean(v.s.room)))
 	}
 	rows := v.rows(c)
+	remote := 0
+	for i := range c.Participants {
+		if c.Participants[i].Remote {
+			remote++
+		}
+	}
 	title := []segment{
 		{st.Section.Render("Conference " + clean(c.Name)), 0},
 		{plural(len(c.Participants), "participant"), 0},
 		{"nodes " + dash(clean(strings.Join(c.Nodes, ","))), 2},
 		{fmt.Sprintf("in %sb/s out %sb/s", fmtRate(c.BitrateIn), fmtRate(c.BitrateOut)), 3},
+	}
+	if remote > 0 {
+		title = append(title, segment{fmt.Sprintf("⇄ %d on other nodes", remote), 1})
 	}
 	switch {
 	case v.editing:
@@ -286,6 +295,9 @@ func (v *roomView) cells(p *snapshot.Participant) []cell {
 	cells[colName] = cell{text: name}
 	cells[colRegion] = cell{text: dash(p.Region)}
 	cells[colNode] = cell{text: dash(p.Node)}
+	if p.Remote {
+		cells[colNode].st = &st.Dim
+	}
 	cells[colRTT] = cell{text: fmtMs(p.RTTMs), st: st.rttStyle(p.RTTMs)}
 	cells[colE2E] = cell{text: fmtMs(e2e), st: st.rttStyle(e2e)}
 	cells[colLossUp] = cell{text: fmtPct(p.LossUpPct), st: st.lossStyle(p.LossUpPct)}

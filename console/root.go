@@ -26,15 +26,21 @@ var (
 	keyPrev  = key.NewBinding(key.WithKeys("shift+tab"))
 	keyBack  = key.NewBinding(key.WithKeys("esc"), key.WithHelp("esc", "back"))
 	keyDrain = key.NewBinding(key.WithKeys("D"), key.WithHelp("D", "drain"))
+	// Brackets, because tab and the digits already move between views.
+	keyNodeNext = key.NewBinding(key.WithKeys("]"), key.WithHelp("[/]", "node"))
+	keyNodePrev = key.NewBinding(key.WithKeys("["))
 )
 
 // root is the console's top-level model: it takes snapshots, draws the
 // header and footer, runs confirmations and delegates the rest to the active
 // view.
 type root struct {
-	src    Source
-	act    Actions
 	opts   Options
+	nodes  []NodeView  // at least one
+	per    []nodeState // one per node, what the console last saw of it
+	cur    int         // index of the node shown
+	gen    int         // bumped at each switch, so replies from the old node are dropped
+	fresh  bool        // no snapshot of the shown node since the switch
 	s      *state
 	comps  [viewCount]Component
 	active viewID
@@ -51,8 +57,16 @@ type root struct {
 }
 
 func newRoot(src Source, act Actions, opts Options) *root {
-	s := &state{hist: newHistory(), st: newStyles(opts.Renderer), logs: opts.Logs}
-	m := &root{src: src, act: act, opts: opts, s: s}
+	nodes := opts.Nodes
+	if len(nodes) == 0 {
+		nodes = []NodeView{{Source: src, Actions: act}}
+	}
+	per := make([]nodeState, len(nodes))
+	for i := range per {
+		per[i].hist = newHistory()
+	}
+	s := &state{hist: per[0].hist, st: newStyles(opts.Renderer), logs: opts.Logs}
+	m := &root{opts: opts, nodes: nodes, per: per, s: s}
 	m.comps = [viewCount]Component{
 		viewConferences: newConferencesView(s),
 		viewRoom:        newRoomView(s),
@@ -61,15 +75,23 @@ func newRoot(src Source, act Actions, opts Options) *root {
 		viewLog:         newLogView(s),
 	}
 	m.tick = func(d time.Duration) tea.Cmd {
-		return tea.Tick(d, func(t time.Time) tea.Msg { return tickMsg(t) })
+		gen := m.gen
+		return tea.Tick(d, func(time.Time) tea.Msg { return tickMsg{gen: gen} })
 	}
 	return m
 }
 
-func (m *root) fetch() tea.Msg { return snapshotMsg{snap: m.src.Snapshot()} }
+// fetch takes a snapshot of the shown node off the event loop.
+func (m *root) fetch() tea.Cmd {
+	src, gen := m.nodes[m.cur].Source, m.gen
+	return func() tea.Msg {
+		snap, err := takeSnapshot(src)
+		return snapshotMsg{snap: snap, err: err, gen: gen}
+	}
+}
 
 func (m *root) Init() tea.Cmd {
-	cmds := []tea.Cmd{m.fetch}
+	cmds := []tea.Cmd{m.fetch()}
 	for _, c := range m.comps {
 		cmds = append(cmds, c.Init())
 	}
@@ -80,25 +102,22 @@ func (m *root) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	switch msg := msg.(type) {
 	case tea.WindowSizeMsg:
 		m.width, m.height = msg.Width, msg.Height
-		for _, c := range m.comps {
-			c.SetSize(m.width, max(0, m.height-chrome))
-		}
+		m.layout()
 		return m, nil
 	case snapshotMsg:
-		m.s.snap, m.s.have = msg.snap, true
-		if m.s.snap.Taken.IsZero() {
-			m.s.snap.Taken = time.Now()
+		if msg.gen != m.gen {
+			// From the node shown before a switch; the switch started its own
+			// chain of ticks.
+			return m, nil
 		}
-		m.s.hist.add(&m.s.snap)
-		cmds := []tea.Cmd{m.tick(m.opts.Refresh)}
-		for _, c := range m.comps {
-			cmds = append(cmds, c.Update(msg))
-		}
-		return m, tea.Batch(cmds...)
+		return m, m.snapshot(msg)
 	case tickMsg:
+		if msg.gen != m.gen {
+			return m, nil
+		}
 		// The next tick is armed only when this snapshot arrives, so a slow
 		// Source never has two snapshots in flight.
-		return m, m.fetch
+		return m, m.fetch()
 	case navigateMsg:
 		return m, m.show(msg.view)
 	case confirmMsg:
@@ -119,6 +138,52 @@ func (m *root) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	return m, m.comps[m.active].Update(msg)
 }
 
+// layout sizes the views: the body loses a line to the banner while the
+// shown node is down.
+func (m *root) layout() {
+	h := m.height - chrome
+	if m.per[m.cur].err != nil {
+		h--
+	}
+	for _, c := range m.comps {
+		c.SetSize(m.width, max(0, h))
+	}
+}
+
+func (m *root) snapshot(msg snapshotMsg) tea.Cmd {
+	ns := &m.per[m.cur]
+	next := m.tick(m.opts.Refresh)
+	if msg.err != nil {
+		if ns.err == nil {
+			m.opts.Logger.Warn("console: node not answering", "node", m.nodeLabel(), "viewer", m.opts.Viewer, "err", msg.err)
+		}
+		// The last state stays on screen under the banner: it is what the
+		// operator knew when the node went.
+		ns.err = msg.err
+		m.layout()
+		return next
+	}
+	if ns.err != nil {
+		ns.err = nil
+		m.layout()
+	}
+	m.s.snap, m.s.have = msg.snap, true
+	if m.s.snap.Taken.IsZero() {
+		m.s.snap.Taken = time.Now()
+	}
+	m.s.hist.add(&m.s.snap)
+	ns.snap, ns.have = m.s.snap, true
+	if m.fresh {
+		m.fresh = false
+		m.keepSelection()
+	}
+	cmds := []tea.Cmd{next}
+	for _, c := range m.comps {
+		cmds = append(cmds, c.Update(msg))
+	}
+	return tea.Batch(cmds...)
+}
+
 func (m *root) key(msg tea.KeyMsg) tea.Cmd {
 	if m.confirm != nil {
 		return m.answer(msg)
@@ -137,15 +202,25 @@ func (m *root) key(msg tea.KeyMsg) tea.Cmd {
 		}
 		m.confirm = &confirmMsg{prompt: prompt, quit: true}
 		return nil
+	case key.Matches(msg, keyNodeNext):
+		return m.switchNode((m.cur + 1) % len(m.nodes))
+	case key.Matches(msg, keyNodePrev):
+		return m.switchNode((m.cur + len(m.nodes) - 1) % len(m.nodes))
 	case key.Matches(msg, keyNext):
 		return m.show((m.active + 1) % viewCount)
 	case key.Matches(msg, keyPrev):
 		return m.show((m.active + viewCount - 1) % viewCount)
 	case key.Matches(msg, keyDrain):
 		on := !m.s.snap.Node.Draining
-		prompt, done := "Drain this node? New participants are refused; those here stay.", "Draining: new participants are refused"
+		which, named := "this node", ""
+		if len(m.nodes) > 1 {
+			// Several nodes share this console: say which one the action hits.
+			which = "node " + m.nodeLabel()
+			named = " " + which
+		}
+		prompt, done := "Drain "+which+"? New participants are refused; those here stay.", "Draining"+named+": new participants are refused"
 		if !on {
-			prompt, done = "Stop draining and accept new participants again?", "No longer draining"
+			prompt, done = "Stop draining "+which+" and accept new participants again?", "No longer draining"+named
 		}
 		m.confirm = &confirmMsg{
 			prompt: prompt, action: "drain", done: done, attrs: []any{"on", on},
@@ -232,14 +307,17 @@ func (m *root) chooseLayer(msg tea.KeyMsg) tea.Cmd {
 // run calls a confirmed action off the event loop and logs it with the
 // viewer, so that every operator action over SSH is attributable.
 func (m *root) run(c confirmMsg) tea.Cmd {
-	act, log, viewer := m.act, m.opts.Logger, m.opts.Viewer
+	act, log, viewer := m.nodes[m.cur].Actions, m.opts.Logger, m.opts.Viewer
+	attrs := append([]any{"action", c.action, "viewer", viewer}, c.attrs...)
+	if len(m.nodes) > 1 {
+		attrs = append(attrs, "node", m.nodeLabel())
+	}
 	return func() tea.Msg {
-		attrs := append([]any{"action", c.action, "viewer", viewer}, c.attrs...)
 		var err error
 		if act == nil || c.run == nil {
 			err = errors.New("actions are not available in this console")
 		} else {
-			err = c.run(act)
+			err = runAction(c.run, act)
 		}
 		if err != nil {
 			log.Warn("console action failed", append(attrs, "err", err)...)
@@ -260,11 +338,16 @@ func (m *root) View() string {
 	}
 	lines := make([]string, 0, m.height)
 	lines = append(lines, clip(m.headerLine(), m.width), clip(m.tabsLine(), m.width))
+	bodyHeight := m.height - chrome
+	if b := m.banner(); b != "" {
+		lines = append(lines, clip(b, m.width))
+		bodyHeight--
+	}
 	body := "Waiting for the node's first snapshot…"
 	if m.s.have {
 		body = m.comps[m.active].View()
 	}
-	lines = append(lines, frame(body, m.width, m.height-chrome)...)
+	lines = append(lines, frame(body, m.width, bodyHeight)...)
 	lines = append(lines, clip(m.statusLine(), m.width), clip(m.helpLine(), m.width))
 	return strings.Join(lines, "\n")
 }
@@ -277,9 +360,16 @@ func (m *root) headerLine() string {
 	if m.width >= 100 {
 		unit = "b/s"
 	}
+	label := m.nodeLabel()
+	if len(m.nodes) > 1 {
+		label = fmt.Sprintf("%d/%d %s", m.cur+1, len(m.nodes), label)
+	}
 	segs := []segment{
-		{kv("node", dash(clean(n.ID))), 0},
+		{kv("node", label), 0},
 		{st.HeaderValue.Render(dash(clean(n.Region))), 1},
+	}
+	if m.per[m.cur].err != nil {
+		segs = append(segs, segment{st.Bad.Render("DOWN"), 0})
 	}
 	if n.Draining {
 		segs = append(segs, segment{st.Draining.Render("DRAINING"), 0})
@@ -290,7 +380,7 @@ func (m *root) headerLine() string {
 		segment{kv("in", fmtRate(n.BitrateIn)+unit), 1},
 		segment{kv("out", fmtRate(n.BitrateOut)+unit), 1},
 		segment{kv("participants", strconv.Itoa(n.Participants)), 0},
-		segment{kv("peers", strconv.Itoa(len(n.Peers))), 1},
+		segment{kv("peers", peersText(n.Peers)), 1},
 		segment{kv("conferences", strconv.Itoa(n.Conferences)), 3},
 	)
 	return fitSegments(segs, m.width, "  ")
@@ -346,6 +436,9 @@ func (m *root) helpLine() string {
 	}
 	if m.active == viewRoom || m.active == viewParticipant {
 		segs = append(segs, segment{item(keyBack), 1})
+	}
+	if len(m.nodes) > 1 {
+		segs = append(segs, segment{item(keyNodeNext), 0})
 	}
 	segs = append(segs,
 		segment{item(keyNext), 0},

@@ -1,11 +1,14 @@
 package web
 
 import (
+	"encoding/json"
 	"io/fs"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"os/exec"
 	"path"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -27,6 +30,9 @@ func TestHandler(t *testing.T) {
 		{"script", "GET", "/assets/app.js", 200, "text/javascript", "import"},
 		{"module", "GET", "/assets/session.js", 200, "text/javascript", "RTCPeerConnection"},
 		{"style", "GET", "/assets/style.css", 200, "text/css", ".tile"},
+		{"reconnect module", "GET", "/assets/reconnect.js", 200, "text/javascript", "export class Reconnect"},
+		{"ui module", "GET", "/assets/ui.js", 200, "text/javascript", "export function showError"},
+		{"remote tile style", "GET", "/assets/style.css", 200, "text/css", ".tile.remote"},
 		{"missing asset", "GET", "/assets/nope.js", 404, "", ""},
 		{"no listing", "GET", "/assets/", 404, "", ""},
 		{"no index under assets", "GET", "/assets/index.html", 404, "", ""},
@@ -123,3 +129,261 @@ func TestPageNotCached(t *testing.T) {
 		t.Fatalf("status %d, Cache-Control %q", resp.StatusCode, resp.Header.Get("Cache-Control"))
 	}
 }
+
+// TestReconnectOrder runs reconnect.js under node: after a node is lost the
+// client tries the fallback nodes in order, then the lost node, a few rounds
+// with growing pauses, and then gives up.
+func TestReconnectOrder(t *testing.T) {
+	nodeBin, err := exec.LookPath("node")
+	if err != nil {
+		t.Skip("node (JavaScript) not installed; reconnect.js not run")
+	}
+	dir := t.TempDir()
+	src, err := fs.ReadFile(static, "static/reconnect.js")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "reconnect.mjs"), src, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	type step struct {
+		URL   string `json:"url"`
+		Delay int    `json:"delay"`
+		Round int    `json:"round"`
+	}
+	cases := []struct {
+		name     string
+		fallback string // JSON
+		lost     string // JSON
+		rounds   int
+		jitter   float64 // what Math.random returns
+		want     []step
+	}{
+		{
+			name: "fallback in order then the lost node, three rounds", fallback: `["ws://b/ws","wss://c/ws"]`, lost: `"ws://a/ws"`, rounds: 3,
+			want: []step{
+				{"ws://b/ws", 250, 1}, {"wss://c/ws", 250, 1}, {"ws://a/ws", 250, 1},
+				{"ws://b/ws", 500, 2}, {"wss://c/ws", 500, 2}, {"ws://a/ws", 500, 2},
+				{"ws://b/ws", 1000, 3}, {"wss://c/ws", 1000, 3}, {"ws://a/ws", 1000, 3},
+			},
+		},
+		{
+			name: "duplicates and unusable addresses dropped", rounds: 1, jitter: 0.999,
+			fallback: `["ws://a/ws","javascript:alert(1)","http://x/","ws://b/ws?redirected=1",7,null,"ws://b/ws?redirected=1","ws://bad host/"]`, lost: `"ws://a/ws"`,
+			want: []step{{"ws://a/ws", 499, 1}, {"ws://b/ws?redirected=1", 499, 1}},
+		},
+		{name: "no fallback: the lost node only", fallback: `null`, lost: `"ws://a/ws"`, rounds: 2, want: []step{{"ws://a/ws", 250, 1}, {"ws://a/ws", 500, 2}}},
+		{name: "nothing usable", fallback: `"ws://a/ws"`, lost: `""`, rounds: 3, want: nil},
+		{
+			name: "pause capped", fallback: `[]`, lost: `"ws://a/ws"`, rounds: 7,
+			want: []step{{"ws://a/ws", 250, 1}, {"ws://a/ws", 500, 2}, {"ws://a/ws", 1000, 3}, {"ws://a/ws", 2000, 4}, {"ws://a/ws", 4000, 5}, {"ws://a/ws", 4000, 6}, {"ws://a/ws", 4000, 7}},
+		},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			script := `import { Reconnect } from './reconnect.mjs';
+const r = new Reconnect(` + tc.fallback + `, ` + tc.lost + `, { rounds: ` + itoa(tc.rounds) + `, random: () => ` + ftoa(tc.jitter) + ` });
+const out = [];
+for (let s = r.next(); s; s = r.next()) { out.push(s); if (out.length > 100) break; }
+if (r.next() !== null) throw new Error('next after the end');
+console.log(JSON.stringify(out));`
+			path := filepath.Join(dir, "case.mjs")
+			if err := os.WriteFile(path, []byte(script), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			out, err := exec.Command(nodeBin, path).CombinedOutput()
+			if err != nil {
+				t.Fatalf("node: %v\n%s", err, out)
+			}
+			var got []step
+			if err := json.Unmarshal(out, &got); err != nil {
+				t.Fatalf("output %q: %v", out, err)
+			}
+			if len(got) != len(tc.want) {
+				t.Fatalf("got %d steps %v, want %v", len(got), got, tc.want)
+			}
+			for i := range got {
+				if got[i] != tc.want[i] {
+					t.Errorf("step %d: %+v, want %+v", i, got[i], tc.want[i])
+				}
+			}
+		})
+	}
+}
+
+func itoa(n int) string { b, _ := json.Marshal(n); return string(b) }
+
+func ftoa(f float64) string { b, _ := json.Marshal(f); return string(b) }
+
+// TestClientRejoinsAndMoves runs app.js under node against a fake page,
+// WebSocket and peer connection: when the node dies mid-call the client
+// rejoins the same room through the fallback nodes in order; a redirect
+// mid-call moves it without stopping the camera; after being removed it
+// stays out; and it gives up after a few rounds.
+func TestClientRejoinsAndMoves(t *testing.T) {
+	nodeBin, err := exec.LookPath("node")
+	if err != nil {
+		t.Skip("node (JavaScript) not installed; the client flow not run")
+	}
+	dir := t.TempDir()
+	files, _ := fs.Glob(static, "static/*.js")
+	for _, f := range files {
+		src, err := fs.ReadFile(static, f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, path.Base(f)), src, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.WriteFile(filepath.Join(dir, "harness.mjs"), []byte(fakePage), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for name, script := range map[string]string{"rejoin": rejoinScript, "give up": giveUpScript} {
+		t.Run(name, func(t *testing.T) {
+			p := filepath.Join(dir, strings.ReplaceAll(name, " ", "_")+".mjs")
+			if err := os.WriteFile(p, []byte(script), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			out, err := exec.Command(nodeBin, p).CombinedOutput()
+			if err != nil || strings.TrimSpace(string(out)) != "ok" {
+				t.Fatalf("%v\n%s", err, out)
+			}
+		})
+	}
+}
+
+// fakePage is just enough DOM, WebSocket and WebRTC for app.js to run, with
+// helpers for the scripts. Pauses are cut to a few milliseconds.
+const fakePage = `// A fake page: just enough DOM, WebSocket and WebRTC for app.js to run.
+const realSetTimeout = setTimeout;
+globalThis.setTimeout = (fn, ms, ...a) => realSetTimeout(fn, Math.min(ms ?? 0, 5), ...a);
+const elements = new Map();
+function el(tag = 'div') {
+  const e = {
+    tagName: tag, children: [], dataset: {}, style: {}, hidden: false, textContent: '', title: '',
+    isConnected: true, clientHeight: 360, srcObject: null, value: '',
+    classList: {
+      s: new Set(),
+      toggle(c, on) { (on ?? !this.s.has(c)) ? this.s.add(c) : this.s.delete(c); },
+      add(c) { this.s.add(c); }, contains(c) { return this.s.has(c); },
+    },
+    append(...xs) { this.children.push(...xs); }, remove() {}, focus() {},
+    getClientRects() { return [1]; }, play() { return Promise.resolve(); },
+  };
+  return e;
+}
+globalThis.document = {
+  title: '',
+  getElementById(id) { if (!elements.has(id)) elements.set(id, el()); return elements.get(id); },
+  createElement: el, createTextNode: (t) => ({ text: t }),
+};
+globalThis.location = { pathname: '/r/demo', search: '?name=ann', host: 'a', protocol: 'http:' };
+globalThis.window = { location: globalThis.location, devicePixelRatio: 1, addEventListener() {} };
+globalThis.localStorage = { getItem: () => null, setItem() {} };
+globalThis.ResizeObserver = class { observe() {} unobserve() {} };
+globalThis.MediaStream = class { constructor(t) { this.tracks = t; } };
+export const tracks = [{ kind: 'audio', stopped: false, stop() { this.stopped = true; } }];
+Object.defineProperty(globalThis, 'navigator', { value: { userAgent: 'node', mediaDevices: {
+  getUserMedia: async () => ({ getTracks: () => tracks, getAudioTracks: () => tracks, getVideoTracks: () => [] }),
+} } });
+globalThis.RTCPeerConnection = class {
+  constructor() { this.closed = false; pcs.push(this); }
+  addTransceiver() {} getTransceivers() { return []; }
+  async createOffer() { return { type: 'offer', sdp: 'v=0' }; }
+  async setLocalDescription(d) { this.localDescription = d; }
+  close() { this.closed = true; }
+};
+export const sockets = [];
+export const pcs = [];
+globalThis.WebSocket = class {
+  static OPEN = 1;
+  constructor(url) { this.url = url; this.readyState = 0; this.sent = []; this.closedByClient = false; sockets.push(this); }
+  send(t) { this.sent.push(JSON.parse(t)); }
+  close() { this.closedByClient = true; this.readyState = 3; queueMicrotask(() => this.onclose?.({ code: 1000, reason: '' })); }
+  accept() { this.readyState = 1; this.onopen?.(); }
+  refuse() { this.readyState = 3; this.onerror?.(); this.onclose?.({ code: 1006, reason: '' }); }
+  deliver(m) { this.onmessage?.({ data: JSON.stringify(m) }); }
+  drop(code = 1006, reason = '') { this.readyState = 3; this.onclose?.({ code, reason }); }
+};
+globalThis.console.error = () => {};
+export const $ = (id) => document.getElementById(id);
+export async function until(what, cond) {
+  for (let i = 0; i < 2000; i++) {
+    if (cond()) return;
+    await new Promise((r) => realSetTimeout(r, 2));
+  }
+  throw new Error('never happened: ' + (what) + ' (status "' + ($('status').textContent) + '", sockets ' + (sockets.map((s) => s.url)) + ')');
+}
+export function check(ok, what) { if (!ok) throw new Error(what); }
+export async function socket(n, url) {
+  await until('socket ' + (n) + ' to ' + (url), () => sockets.length > n);
+  check(sockets[n].url === url, 'socket ' + (n) + ' went to ' + (sockets[n].url) + ', want ' + (url));
+  return sockets[n];
+}
+export async function joinOn(ws, id, node, fallback, participants = []) {
+  ws.accept();
+  await until('join sent on ' + (ws.url), () => ws.sent.some((m) => m.type === 'join'));
+  const j = ws.sent.find((m) => m.type === 'join');
+  check(j.room === 'demo' && j.name === 'ann', 'join ' + (JSON.stringify(j)));
+  ws.deliver({ type: 'joined', id, room: 'demo', node, region: 'r', participants, fallback });
+  await until('offer on ' + (ws.url), () => ws.sent.some((m) => m.type === 'offer'));
+}
+`
+
+const rejoinScript = `import { sockets, pcs, tracks, $, until, check, socket, joinOn } from './harness.mjs';
+await import('./app.js');
+const a = await socket(0, 'ws://a/ws');
+await joinOn(a, 'p1', 'n1', ['ws://b/ws', 'wss://c/ws', 'javascript:x'], [{ id: 'p2', name: 'bo', node: 'n2', region: 'eu' }]);
+const grid = $('grid');
+check(grid.children.length === 1, 'one tile');
+const tile = grid.children[0];
+check(tile.classList.contains('remote'), 'tile of a participant on n2 not marked remote');
+check(JSON.stringify(tile).includes('⇄ node n2') && JSON.stringify(tile).includes('region eu'), 'tile lacks node and region');
+
+// The node dies: the client tries b (refused), then c (joins).
+a.drop(1006);
+const b = await socket(1, 'ws://b/ws');
+check($('status').textContent.startsWith('Reconnecting…'), 'status "' + ($('status').textContent) + '"');
+check(pcs[0].closed, 'old peer connection left open');
+b.refuse();
+const c = await socket(2, 'wss://c/ws');
+await joinOn(c, 'p7', 'n3', ['ws://a/ws'], [{ id: 'p2', name: 'bo', node: 'n3', region: 'eu' }]);
+check(!grid.children.at(-1).classList.contains('remote'), 'participant now on the same node still marked remote');
+
+// Mid-call redirect (draining): teardown then connect, same camera.
+c.deliver({ type: 'redirect', url: 'ws://d/ws?redirected=1', reason: 'node draining' });
+const d = await socket(3, 'ws://d/ws?redirected=1');
+check(c.closedByClient, 'old socket not closed');
+check($('status').textContent.includes('node draining'), 'status "' + ($('status').textContent) + '"');
+await joinOn(d, 'p9', 'n4', []);
+check(pcs.length === 3 && pcs[1].closed && !pcs[2].closed, 'peer connections not replaced');
+check(tracks.every((t) => !t.stopped), 'local media stopped');
+// Late messages on the old socket do nothing.
+c.deliver({ type: 'participant-joined', participant: { id: 'ghost', node: 'n3' } });
+check(!JSON.stringify(grid.children).includes('ghost'), 'message from the old socket reached the page');
+
+// Removed by an operator: final, no rejoin.
+d.deliver({ type: 'error', code: 'removed', reason: 'removed by an operator', fatal: true });
+d.drop(1000, 'removed');
+await until('disconnected', () => $('status').textContent === 'disconnected');
+await new Promise((r) => setTimeout(r, 50));
+check(sockets.length === 4, 'rejoined after being removed: ' + (sockets.map((s) => s.url)));
+console.log('ok');
+process.exit(0);
+`
+
+const giveUpScript = `import { sockets, $, until, check, socket, joinOn } from './harness.mjs';
+await import('./app.js');
+const a = await socket(0, 'ws://a/ws');
+await joinOn(a, 'p1', 'n1', ['ws://b/ws']);
+a.drop(1006);
+// b, then a itself, three rounds: six tries, then the client gives up.
+const want = ['ws://b/ws', 'ws://a/ws', 'ws://b/ws', 'ws://a/ws', 'ws://b/ws', 'ws://a/ws'];
+for (let i = 0; i < want.length; i++) (await socket(i + 1, want[i])).refuse();
+await until('gave up', () => $('status').textContent === 'disconnected');
+await new Promise((r) => setTimeout(r, 50));
+check(sockets.length === 7, 'tries: ' + (sockets.map((s) => s.url)));
+console.log('ok');
+process.exit(0);
+`

@@ -1,15 +1,21 @@
 // Entry point of the Switchyard web client: the join form, and the room page
 // that ties signaling, the peer connection, the tile grid, chat and the RTT
-// probe together.
+// probe together, and moves the call to another node when the node redirects
+// the client or goes away.
 import { Signaling, signalingURL } from './signaling.js';
 import { Session } from './session.js';
 import { TileGrid } from './tiles.js';
 import { RttProbe } from './rtt.js';
 import { startReporting } from './report.js';
+import { Reconnect, ROUNDS, usableURL } from './reconnect.js';
+import { $, addChat, errors, setStatus, showError, showJoinForm, showView } from './ui.js';
 
-const $ = (id) => document.getElementById(id);
 const ROOM_RE = /^[A-Za-z0-9._-]{1,64}$/;
-const ERROR_SHOW_MS = 8000;
+// Redirects followed in a row without a join: more means nodes disagree.
+const MAX_REDIRECTS = 5;
+// Fatal errors after which rejoining elsewhere makes sense: the node failed
+// or is going away. Others (removed by an operator, room full) are final.
+const REJOIN_AFTER = new Set(['internal', 'draining', 'node-full']);
 
 // Everything the page knows; report.js reads it too.
 const app = {
@@ -21,7 +27,7 @@ const app = {
   dominant: '',
   signalingState: 'idle',
   lastConstraints: null,
-  errors: [],
+  errors, // shown and reported errors, shared with ui.js
   participants: new Map(), // id -> {name, region, node}
   localStream: null,
   sig: null,
@@ -30,6 +36,13 @@ const app = {
   rtt: null,
   leaving: false,
   debug: false,
+  url: '', // signaling URL of the node the client is on
+  fallback: [], // other nodes' signaling URLs, from the last `joined`
+  inCall: false, // joined at least once and not left: a loss is rejoined
+  reconnect: null, // a Reconnect while rejoining after a loss
+  reconnects: 0, // successful rejoins, for report.js
+  redirects: 0, // redirects followed since the last join
+  fatal: '', // code of a fatal error from the current node
   peerIds() {
     return [...this.participants.keys()];
   },
@@ -55,28 +68,6 @@ function main() {
   } else {
     showJoinForm(room, name, region);
   }
-}
-
-function showView(id) {
-  for (const v of ['join-view', 'room-view', 'left-view']) $(v).hidden = v !== id;
-}
-
-function showJoinForm(room, name, region) {
-  showView('join-view');
-  const form = $('join-form');
-  form.room.value = room;
-  form.name.value = name || localStorage.getItem('switchyard.name') || '';
-  form.region.value = region || localStorage.getItem('switchyard.region') || '';
-  (room ? form.name : form.room).focus();
-  form.onsubmit = (e) => {
-    e.preventDefault();
-    const q = new URLSearchParams({ name: form.name.value.trim() });
-    const r = form.region.value.trim();
-    if (r) q.set('region', r);
-    localStorage.setItem('switchyard.name', form.name.value.trim());
-    localStorage.setItem('switchyard.region', r);
-    location.assign(`/r/${encodeURIComponent(form.room.value.trim())}?${q}`);
-  };
 }
 
 async function enterRoom(room, name, region) {
@@ -142,39 +133,45 @@ async function getLocalMedia() {
   return null;
 }
 
-async function connect(url) {
+// connect opens signaling to url and joins; status says why, meanwhile.
+async function connect(url, status = 'connecting…') {
   const sig = new Signaling(url, { debug: app.debug });
-  app.sig = sig;
-  app.leaving = false;
+  Object.assign(app, { sig, url, leaving: false, fatal: '' });
+  // A socket the client has moved away from (redirect, rejoin) may still
+  // deliver a message or two; they must not reach the new session.
+  const mine = (fn) => (m) => app.sig === sig && fn(m);
   sig
-    .on('joined', onJoined)
-    .on('answer', (m) => app.session?.onAnswer(m.sdp))
-    .on('offer', (m) => app.session?.onOffer(m.sdp))
-    .on('candidate', (m) => app.session?.onCandidate(m.candidate))
-    .on('participant-joined', (m) => m.participant && addParticipant(m.participant, true))
-    .on('participant-left', (m) => removeParticipant(m.id))
-    .on('dominant-speaker', (m) => setDominant(m.id))
-    .on('message', (m) => onEndpointMessage(m.from, m.payload))
-    .on('error', (m) => showError(`${m.reason || 'error'} (${m.code || 'unknown'})`, m.fatal))
-    .on('redirect', onRedirect);
-  sig.onbad = (text) => showError(text);
-  sig.onclose = (code, reason) => {
+    .on('joined', mine(onJoined))
+    .on('answer', mine((m) => app.session?.onAnswer(m.sdp)))
+    .on('offer', mine((m) => app.session?.onOffer(m.sdp)))
+    .on('candidate', mine((m) => app.session?.onCandidate(m.candidate)))
+    .on('participant-joined', mine((m) => m.participant && addParticipant(m.participant, true)))
+    .on('participant-left', mine((m) => removeParticipant(m.id)))
+    .on('dominant-speaker', mine((m) => setDominant(m.id)))
+    .on('message', mine((m) => onEndpointMessage(m.from, m.payload)))
+    .on('error', mine(onNodeError))
+    .on('redirect', mine(onRedirect));
+  sig.onbad = (text) => app.sig === sig && showError(text);
+  // A failed open reports both through onclose and the rejected promise;
+  // the loss is handled once.
+  let ended = false;
+  const lost = (why) => {
+    if (ended || app.sig !== sig) return;
+    ended = true;
     app.signalingState = 'closed';
-    if (app.leaving) return;
-    showError(`Disconnected from the node${reason ? `: ${reason}` : ''} (code ${code}).`, true);
-    setStatus('disconnected');
-    teardown();
+    if (!app.leaving) onLost(why);
   };
+  sig.onclose = (code, reason) => lost(`${reason ? `${reason}, ` : ''}code ${code}`);
 
-  setStatus('connecting…');
+  setStatus(status);
   try {
     await sig.open();
   } catch (err) {
     app.signalingState = 'failed';
-    showError(err.message, true);
-    setStatus('not connected');
+    lost(err.message);
     return;
   }
+  if (app.sig !== sig) return;
   app.signalingState = 'open';
   sig.send({ type: 'join', room: app.room, name: app.name, region: app.region || undefined });
 }
@@ -183,6 +180,16 @@ function onJoined(m) {
   app.id = m.id;
   app.node = m.node || '';
   app.signalingState = 'joined';
+  app.inCall = true;
+  app.redirects = 0;
+  app.fallback = (Array.isArray(m.fallback) ? m.fallback : []).filter(usableURL);
+  if (app.reconnect) {
+    app.reconnect.cancel();
+    app.reconnect = null;
+    app.reconnects++;
+    addChat('', `Rejoined through node ${m.node || '?'}.`, 'system');
+  }
+  app.grid.setLocalNode(app.node);
   $('self-label').textContent = `${app.name} (you) · ${m.region || '?'} · ${m.node || '?'}`;
   setStatus(`joined as ${m.id}`);
   for (const p of m.participants || []) addParticipant(p, false);
@@ -205,16 +212,65 @@ function onJoined(m) {
   app.grid.scheduleConstraints();
 }
 
+// onRedirect moves the client to another node, at join (bridge selection)
+// or mid-call (this node is draining): the media session is rebuilt there,
+// with the same camera and microphone.
 function onRedirect(m) {
-  if (typeof m.url !== 'string' || !/^wss?:\/\//.test(m.url)) {
+  if (!usableURL(m.url)) {
     showError('The node sent a redirect without a usable address.');
     return;
   }
   app.leaving = true;
   app.sig.close('redirected');
   teardown();
-  addChat('', `Moving to ${m.url}…`, 'system');
-  connect(m.url);
+  if (++app.redirects > MAX_REDIRECTS) {
+    showError('The nodes keep redirecting this client; stopped following them.', true);
+    if (app.reconnect) retry();
+    else setStatus('not connected');
+    return;
+  }
+  const why = typeof m.reason === 'string' ? m.reason.slice(0, 200) : '';
+  addChat('', `Moving to another node${why ? ` (${why})` : ''}…`, 'system');
+  connect(m.url, why ? `moving: ${why}…` : 'moving…');
+}
+
+function onNodeError(m) {
+  if (m.fatal) app.fatal = typeof m.code === 'string' ? m.code : 'unknown';
+  showError(`${m.reason || 'error'} (${m.code || 'unknown'})`, m.fatal);
+}
+
+// onLost handles a signaling channel that closed without the user leaving
+// or a redirect: the node failed, went away or refused the client.
+function onLost(why) {
+  teardown();
+  // While rejoining, a node that refuses is just one that did not work.
+  const final = !app.reconnect && app.fatal && !REJOIN_AFTER.has(app.fatal);
+  if (!app.inCall || final) {
+    showError(app.inCall ? `Disconnected by the node (${app.fatal}).` : `Cannot reach the node at ${app.url} (${why}).`, true);
+    setStatus(app.inCall ? 'disconnected' : 'not connected');
+    app.inCall = false;
+    return;
+  }
+  if (!app.reconnect) {
+    app.reconnect = new Reconnect(app.fallback, app.url);
+    addChat('', `Lost node ${app.node || '?'} (${why}); reconnecting…`, 'system');
+  }
+  retry();
+}
+
+// retry tries the next node after a short pause, or gives up.
+function retry() {
+  const next = app.reconnect?.next();
+  if (!next) {
+    app.reconnect = null;
+    app.inCall = false;
+    showError('Could not reach any node of this conference. Reload the page to try again.', true);
+    setStatus('disconnected');
+    return;
+  }
+  const status = `Reconnecting… (try ${next.round} of ${ROUNDS})`;
+  setStatus(status);
+  app.reconnect.timer = setTimeout(() => connect(next.url, status), next.delay);
 }
 
 function addParticipant(p, announce) {
@@ -257,6 +313,9 @@ function sendConstraints(tiles) {
 
 function leave() {
   app.leaving = true;
+  app.inCall = false;
+  app.reconnect?.cancel();
+  app.reconnect = null;
   app.sig?.send({ type: 'leave' });
   app.sig?.close();
   teardown();
@@ -269,7 +328,7 @@ function leave() {
 }
 
 // teardown drops the media session and the remote tiles; the local camera
-// stays on so that a redirect can publish it again.
+// stays on so that a redirect or a rejoin can publish it again.
 function teardown() {
   app.rtt?.stop();
   app.session?.close();
@@ -282,34 +341,6 @@ function teardown() {
 
 function updateEmpty() {
   $('empty').hidden = !!app.grid && app.grid.size > 0;
-}
-
-function setStatus(text) {
-  $('status').textContent = text;
-}
-
-function addChat(who, text, cls = '') {
-  const li = document.createElement('li');
-  if (cls) li.className = cls;
-  if (who) {
-    const w = document.createElement('span');
-    w.className = 'who';
-    w.textContent = who;
-    li.append(w);
-  }
-  li.append(document.createTextNode(text));
-  const log = $('chat-log');
-  log.append(li);
-  log.scrollTop = log.scrollHeight;
-}
-
-function showError(text, sticky = false) {
-  app.errors.push(text);
-  console.error('switchyard:', text);
-  const li = document.createElement('li');
-  li.textContent = text;
-  $('errors').append(li);
-  if (!sticky) setTimeout(() => li.remove(), ERROR_SHOW_MS);
 }
 
 main();

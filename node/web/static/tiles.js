@@ -1,5 +1,7 @@
 // The grid of remote participants: one tile per participant with its video,
-// its audio, and an overlay naming its region, node and end-to-end RTT. The
+// its audio, and an overlay naming its region, node and end-to-end RTT; a
+// participant on another node of the cascade is marked ⇄ (its media is
+// relayed between nodes). The
 // grid also tells the node how tall each tile is drawn, so the node can pick
 // the simulcast layer that fits.
 
@@ -14,6 +16,7 @@ export class TileGrid {
     this.onConstraints = onConstraints;
     this.onAudioBlocked = onAudioBlocked;
     this.tiles = new Map();
+    this.localNode = '';
     this.lastSent = '';
     this.timer = 0;
     this.resize = new ResizeObserver(() => this.scheduleConstraints());
@@ -28,6 +31,7 @@ export class TileGrid {
     let tile = this.tiles.get(pid);
     if (!tile) {
       tile = new Tile(pid, this.onAudioBlocked);
+      tile.localNode = this.localNode;
       this.tiles.set(pid, tile);
       this.grid.append(tile.el);
       this.resize.observe(tile.video);
@@ -52,6 +56,16 @@ export class TileGrid {
 
   clearTrack(pid, kind, mid) {
     this.tiles.get(pid)?.detach(kind, mid);
+  }
+
+  // setLocalNode names the node this client is on, so that tiles of
+  // participants elsewhere are marked; it changes after a redirect or rejoin.
+  setLocalNode(node) {
+    this.localNode = node || '';
+    for (const tile of this.tiles.values()) {
+      tile.localNode = this.localNode;
+      tile.render();
+    }
   }
 
   setDominant(pid) {
@@ -106,6 +120,7 @@ class Tile {
     this.mids = { audio: null, video: null };
     this.info = {};
     this.rtt = null;
+    this.localNode = '';
 
     this.el = document.createElement('div');
     this.el.className = 'tile no-video';
@@ -126,6 +141,13 @@ class Tile {
     this.nameEl.className = 'name';
     this.metaEl = document.createElement('div');
     this.metaEl.className = 'meta';
+    this.regionEl = document.createElement('span');
+    this.regionEl.className = 'region';
+    this.nodeEl = document.createElement('span');
+    this.nodeEl.className = 'node';
+    this.rttEl = document.createElement('span');
+    this.rttEl.className = 'rtt';
+    this.metaEl.append(this.regionEl, ' · ', this.nodeEl, ' · ', this.rttEl);
     overlay.append(this.nameEl, this.metaEl);
     this.el.append(this.video, this.audio, this.placeholder, overlay);
     this.render();
@@ -145,12 +167,17 @@ class Tile {
     const name = this.info.name || this.pid;
     this.nameEl.textContent = name;
     this.placeholder.textContent = name.slice(0, 2).toUpperCase();
-    const parts = [
-      `region ${this.info.region || '?'}`,
-      `node ${this.info.node || '?'}`,
-      `RTT ${this.rtt == null ? '…' : `${Math.round(this.rtt)} ms`}`,
-    ];
-    this.metaEl.textContent = parts.join(' · ');
+    const region = this.info.region || '?';
+    const node = this.info.node || '?';
+    const remote = !!this.info.node && !!this.localNode && this.info.node !== this.localNode;
+    this.el.classList.toggle('remote', remote);
+    this.el.dataset.node = this.info.node || '';
+    this.regionEl.textContent = `region ${region}`;
+    this.nodeEl.textContent = remote ? `⇄ node ${node}` : `node ${node}`;
+    this.nodeEl.title = remote
+      ? `On node ${node} (${region}); its media is relayed to node ${this.localNode}.`
+      : `On this node (${node}).`;
+    this.rttEl.textContent = `RTT ${this.rtt == null ? '…' : `${Math.round(this.rtt)} ms`}`;
   }
 
   attach(kind, track, mid) {

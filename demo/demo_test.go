@@ -1,0 +1,136 @@
+package demo
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// syncBuffer is a bytes.Buffer for writers on several goroutines: node
+// goroutines may still log while Main returns.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// runMain runs Main with args plus a summary file and returns the status,
+// stdout and the decoded summary.
+func runMain(t *testing.T, args ...string) (int, string, Summary) {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "summary.json")
+	args = append(args, "--summary", path)
+	var stdout, stderr syncBuffer
+	status := Main(context.Background(), args, &stdout, &stderr)
+	t.Logf("stdout:\n%s", stdout.String())
+	if e := stderr.String(); e != "" {
+		t.Logf("stderr:\n%s", e)
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("summary file: %v", err)
+	}
+	var s Summary
+	if err := json.Unmarshal(b, &s); err != nil {
+		t.Fatalf("summary file: %v", err)
+	}
+	return status, stdout.String(), s
+}
+
+// TestMainShortRun exercises the whole run (nodes, participants, monitor,
+// status lines, shutdown) briefly; it makes no media assertions, so it
+// also runs under the race detector.
+func TestMainShortRun(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the demo for 6 s")
+	}
+	start := time.Now()
+	status, out, s := runMain(t, "--headless", "--duration", "6s", "--port", "0", "--every", "2s",
+		"--nodes", "2", "--conferences", "1", "--participants", "2", "--churn=false")
+	if status != 0 && status != 1 {
+		t.Errorf("exit status %d, want 0 or 1 (ran)", status)
+	}
+	if d := time.Since(start); d > 12*time.Second {
+		t.Errorf("a 6 s demo took %v to return", d)
+	}
+	if len(s.Nodes) != 2 || len(s.Conferences) != 1 {
+		t.Fatalf("%d nodes and %d conferences, want 2 and 1", len(s.Nodes), len(s.Conferences))
+	}
+	if n := len(s.Conferences[0].Participants); n != 2 {
+		t.Errorf("%d participant sessions, want 2", n)
+	}
+	if !strings.Contains(out, "demo summary after") {
+		t.Error("no final summary printed")
+	}
+}
+
+// TestDemoHeadless is `switchyard demo --headless --duration 20s`: three
+// cascaded nodes, two conferences with churn and a lossy participant.
+func TestDemoHeadless(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the 20 s demo")
+	}
+	if raceEnabled {
+		t.Skip("media timing is not real-time under the race detector; TestMainShortRun covers the run")
+	}
+	start := time.Now()
+	status, out, s := runMain(t, "--headless", "--duration", "20s", "--port", "0", "--every", "5s")
+	if status != 0 {
+		t.Errorf("exit status %d, want 0", status)
+	}
+	if d := time.Since(start); d > 30*time.Second {
+		t.Errorf("a 20 s demo took %v to return", d)
+	}
+	if !strings.Contains(out, "/r/demo?name=you") {
+		t.Error("no browser URL printed")
+	}
+	if n := strings.Count(out, "\n[ "); n < 3 {
+		t.Errorf("%d status lines in 20 s, want one every 5 s", n)
+	}
+	if len(s.Nodes) != 3 || len(s.Conferences) != 2 {
+		t.Fatalf("%d nodes and %d conferences, want 3 and 2", len(s.Nodes), len(s.Conferences))
+	}
+	if err := s.AllReceived(); err != nil {
+		t.Errorf("media: %v", err)
+	}
+	if err := s.LossyLayerLower(); err != nil {
+		t.Errorf("lossy layer: %v", err)
+	}
+	if err := s.DominantSpeakerChanged(); err != nil {
+		t.Errorf("dominant speaker: %v", err)
+	}
+	if err := s.NodesHealthy(); err != nil {
+		t.Errorf("nodes: %v", err)
+	}
+	// From here on the cascade is needed: without it AllReceived above
+	// only checked participants sharing a node.
+	if !s.Cascaded {
+		t.Fatal("no node reported cascade peers")
+	}
+	if err := s.RelayedAcrossNodes(); err != nil {
+		t.Errorf("relay: %v", err)
+	}
+	if err := s.RedirectedHome(); err != nil {
+		t.Errorf("bridge selection: %v", err)
+	}
+	if got := s.Pairs(); got < 6 {
+		t.Errorf("only %d receiver-publisher pairs checked", got)
+	}
+}

@@ -1,0 +1,185 @@
+package demo
+
+import (
+	"errors"
+	"strings"
+	"testing"
+)
+
+// got is what a participant received from one publisher.
+func got(id, name string, height int) Received {
+	return Received{From: id, FromName: name, VideoPackets: 500, AudioPackets: 400, Height: height, Layer: layerName(height)}
+}
+
+func person(name, id, node string, lossy bool, from ...Received) ParticipantSummary {
+	return ParticipantSummary{Name: name, ID: id, Node: node, Via: node, Region: node, Lossy: lossy,
+		JoinedSec: 1, LeftSec: 20, Present: true, Received: from}
+}
+
+// healthy is a passing three-person conference over two cascaded nodes.
+func healthy() Summary {
+	return Summary{
+		ElapsedSec: 20, Cascaded: true,
+		Nodes: []NodeSummary{{ID: "us-east", RelayPeak: 900_000}, {ID: "eu-west", RelayPeak: 800_000}},
+		Conferences: []ConferenceSummary{{
+			Name: "demo", Nodes: []string{"eu-west", "us-east"}, RelayedNodes: 2, DominantChanges: 3,
+			Participants: []ParticipantSummary{
+				person("Ana", "p1", "us-east", true, got("p2", "Bruno", 180), got("p3", "Chen", 180)),
+				person("Bruno", "p2", "eu-west", false, got("p1", "Ana", 360), got("p3", "Chen", 360)),
+				person("Chen", "p3", "us-east", false, got("p1", "Ana", 360), got("p2", "Bruno", 360)),
+			},
+		}},
+	}
+}
+
+func TestSummaryChecks(t *testing.T) {
+	tests := []struct {
+		name   string
+		mutate func(*Summary)
+		check  func(*Summary) error
+		want   string // "" passes, "skip" is not applicable, else part of the error
+	}{
+		{"all received", nil, (*Summary).AllReceived, ""},
+		{"nothing from one", func(s *Summary) {
+			s.Conferences[0].Participants[1].Received = s.Conferences[0].Participants[1].Received[1:]
+		}, (*Summary).AllReceived, "Bruno got nothing from Ana"},
+		{"video but no audio", func(s *Summary) {
+			s.Conferences[0].Participants[2].Received[0].AudioPackets = 0
+		}, (*Summary).AllReceived, "Chen got 500 video and 0 audio packets from Ana"},
+		{"short overlap is not checked", func(s *Summary) {
+			p := &s.Conferences[0].Participants[2]
+			p.JoinedSec, p.Received = 17, nil
+			for i := range s.Conferences[0].Participants[:2] {
+				s.Conferences[0].Participants[i].Received = s.Conferences[0].Participants[i].Received[:1]
+			}
+		}, (*Summary).AllReceived, ""},
+		{"left early is not checked", func(s *Summary) {
+			p := &s.Conferences[0].Participants[2]
+			p.LeftSec, p.Present, p.Received = 4, false, nil
+			for i := range s.Conferences[0].Participants[:2] {
+				s.Conferences[0].Participants[i].Received = s.Conferences[0].Participants[i].Received[:1]
+			}
+		}, (*Summary).AllReceived, ""},
+		{"without a cascade only one node counts", func(s *Summary) {
+			s.Cascaded = false
+			for i := range s.Conferences[0].Participants {
+				s.Conferences[0].Participants[i].Received = nil
+			}
+			s.Conferences[0].Participants[0].Received = []Received{got("p3", "Chen", 180)}
+			s.Conferences[0].Participants[2].Received = []Received{got("p1", "Ana", 360)}
+		}, (*Summary).AllReceived, ""},
+		{"without a cascade a same-node gap still fails", func(s *Summary) {
+			s.Cascaded = false
+			s.Conferences[0].Participants[2].Received = nil
+		}, (*Summary).AllReceived, "Chen got nothing from Ana"},
+		{"nobody overlapped", func(s *Summary) {
+			for i := range s.Conferences[0].Participants {
+				s.Conferences[0].Participants[i].JoinedSec = float64(7 * i)
+				s.Conferences[0].Participants[i].LeftSec = float64(7*i + 6)
+			}
+		}, (*Summary).AllReceived, "no two participants"},
+
+		{"lossy lower", nil, (*Summary).LossyLayerLower, ""},
+		{"lossy on the same layer", func(s *Summary) {
+			for i := range s.Conferences[0].Participants[0].Received {
+				s.Conferences[0].Participants[0].Received[i].Height = 360
+			}
+		}, (*Summary).LossyLayerLower, "lossy Ana receives 360p (h), the others 360p (h)"},
+		{"lossy gets no video", func(s *Summary) {
+			for i := range s.Conferences[0].Participants[0].Received {
+				s.Conferences[0].Participants[0].Received[i].Height = 0
+			}
+		}, (*Summary).LossyLayerLower, "receives no video"},
+		{"nobody lossy", func(s *Summary) { s.Conferences[0].Participants[0].Lossy = false },
+			(*Summary).LossyLayerLower, "skip"},
+
+		{"relayed", nil, (*Summary).RelayedAcrossNodes, ""},
+		{"one node", func(s *Summary) { s.Nodes = s.Nodes[:1] }, (*Summary).RelayedAcrossNodes, "skip"},
+		{"no cascade", func(s *Summary) { s.Cascaded = false }, (*Summary).RelayedAcrossNodes, "skip"},
+		{"spans nodes but not relayed", func(s *Summary) { s.Conferences[0].RelayedNodes = 1 },
+			(*Summary).RelayedAcrossNodes, "no node listed more than 1"},
+		{"no conference spans nodes", func(s *Summary) { s.Conferences[0].Nodes = []string{"us-east"} },
+			(*Summary).RelayedAcrossNodes, "no conference had participants on more than one node"},
+		{"no relay traffic", func(s *Summary) { s.Nodes[0].RelayPeak, s.Nodes[1].RelayPeak = 0, 0 },
+			(*Summary).RelayedAcrossNodes, "no relay bitrate"},
+
+		{"redirected home", func(s *Summary) { s.Conferences[0].Participants[1].Via = "us-east" },
+			(*Summary).RedirectedHome, ""},
+		{"stayed on the node dialled", func(s *Summary) {
+			p := &s.Conferences[0].Participants[1]
+			p.Via, p.Node = "us-east", "us-east"
+		}, (*Summary).RedirectedHome, "Bruno (eu-west) dialled us-east and stayed on us-east"},
+		{"nobody dialled elsewhere", nil, (*Summary).RedirectedHome, "skip"},
+		{"redirects without a cascade", func(s *Summary) { s.Cascaded = false }, (*Summary).RedirectedHome, "skip"},
+
+		{"speaker changed", nil, (*Summary).DominantSpeakerChanged, ""},
+		{"speaker stuck", func(s *Summary) { s.Conferences[0].DominantChanges = 0 },
+			(*Summary).DominantSpeakerChanged, "never changed in demo"},
+
+		{"nodes healthy", nil, (*Summary).NodesHealthy, ""},
+		{"node failed", func(s *Summary) { s.Nodes[1].Failed = "connection refused" },
+			(*Summary).NodesHealthy, "eu-west: connection refused"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := healthy()
+			if tt.mutate != nil {
+				tt.mutate(&s)
+			}
+			err := tt.check(&s)
+			switch {
+			case tt.want == "" && err != nil:
+				t.Errorf("unexpected error: %v", err)
+			case tt.want == "skip" && !errors.Is(err, ErrNotApplicable):
+				t.Errorf("got %v, want ErrNotApplicable", err)
+			case tt.want != "" && tt.want != "skip" && (err == nil || !strings.Contains(err.Error(), tt.want)):
+				t.Errorf("got %v, want an error containing %q", err, tt.want)
+			}
+		})
+	}
+}
+
+func TestSummaryOK(t *testing.T) {
+	s := healthy()
+	if !s.OK() {
+		t.Fatalf("healthy summary fails: %+v", s.Check())
+	}
+	s.Cascaded = false // relay check skipped, and the cross-node pairs are no longer expected
+	if !s.OK() {
+		t.Errorf("a skipped check counts as failed: %+v", s.Check())
+	}
+	s = healthy()
+	s.Conferences[0].DominantChanges = 0
+	if s.OK() {
+		t.Error("a failed check passes")
+	}
+}
+
+func TestLayerName(t *testing.T) {
+	for h, want := range map[int]string{0: "-", 180: "q", 360: "h", 720: "f", 90: "q", 540: "f"} {
+		if got := layerName(h); got != want {
+			t.Errorf("layerName(%d) = %q, want %q", h, got, want)
+		}
+	}
+}
+
+func TestReport(t *testing.T) {
+	s := healthy()
+	s.Nodes[1].Failed = "connection refused"
+	line := statusLine(s)
+	for _, want := range []string{"eu-west FAILED (connection refused)", "demo speaker -", "Ana!@us-east=qq", "Bruno@eu-west=hh"} {
+		if !strings.Contains(line, want) {
+			t.Errorf("status line lacks %q:\n%s", want, line)
+		}
+	}
+	if strings.Contains(line, "\n") {
+		t.Errorf("status line spans lines:\n%s", line)
+	}
+	var b strings.Builder
+	writeFinal(&b, s)
+	for _, want := range []string{"cascade on", "FAIL  no node failed", "ok    every participant received"} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("final summary lacks %q:\n%s", want, b.String())
+		}
+	}
+}
