@@ -96,10 +96,7 @@ func TestModulesResolve(t *testing.T) {
 // TestModulesParse runs each module through node's syntax check, when node is
 // installed, so a typo fails here rather than in a browser.
 func TestModulesParse(t *testing.T) {
-	nodeBin, err := exec.LookPath("node")
-	if err != nil {
-		t.Skip("node (JavaScript) not installed; syntax not checked")
-	}
+	nodeBin := needNode(t, "node (JavaScript) not installed; syntax not checked")
 	files, _ := fs.Glob(static, "static/*.js")
 	for _, f := range files {
 		t.Run(path.Base(f), func(t *testing.T) {
@@ -134,10 +131,7 @@ func TestPageNotCached(t *testing.T) {
 // client tries the fallback nodes in order, then the lost node, a few rounds
 // with growing pauses, and then gives up.
 func TestReconnectOrder(t *testing.T) {
-	nodeBin, err := exec.LookPath("node")
-	if err != nil {
-		t.Skip("node (JavaScript) not installed; reconnect.js not run")
-	}
+	nodeBin := needNode(t, "node (JavaScript) not installed; reconnect.js not run")
 	dir := t.TempDir()
 	src, err := fs.ReadFile(static, "static/reconnect.js")
 	if err != nil {
@@ -221,10 +215,7 @@ func ftoa(f float64) string { b, _ := json.Marshal(f); return string(b) }
 // mid-call moves it without stopping the camera; after being removed it
 // stays out; and it gives up after a few rounds.
 func TestClientRejoinsAndMoves(t *testing.T) {
-	nodeBin, err := exec.LookPath("node")
-	if err != nil {
-		t.Skip("node (JavaScript) not installed; the client flow not run")
-	}
+	nodeBin := needNode(t, "node (JavaScript) not installed; the client flow not run")
 	dir := t.TempDir()
 	files, _ := fs.Glob(static, "static/*.js")
 	for _, f := range files {
@@ -387,3 +378,17 @@ check(sockets.length === 7, 'tries: ' + (sockets.map((s) => s.url)));
 console.log('ok');
 process.exit(0);
 `
+
+// needNode finds the node (JavaScript) binary; without it the test skips,
+// unless CI requires it (SWITCHYARD_REQUIRE_BROWSERS, set by .ci/run).
+func needNode(t *testing.T, why string) string {
+	t.Helper()
+	bin, err := exec.LookPath("node")
+	if err != nil {
+		if os.Getenv("SWITCHYARD_REQUIRE_BROWSERS") != "" {
+			t.Fatalf("%s (SWITCHYARD_REQUIRE_BROWSERS is set)", why)
+		}
+		t.Skip(why)
+	}
+	return bin
+}
