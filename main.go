@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -19,9 +20,16 @@ import (
 	"github.com/spf13/pflag"
 	"github.com/spf13/viper"
 
+	"github.com/switchyard/switchyard/cascade/linkemu"
 	"github.com/switchyard/switchyard/console"
+	"github.com/switchyard/switchyard/demo"
 	"github.com/switchyard/switchyard/node"
 )
+
+// commands are the subcommands; without one, switchyard runs a node.
+var commands = map[string]func(ctx context.Context, args []string, stdout, stderr io.Writer) int{
+	"demo": demo.Main,
+}
 
 func main() {
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
@@ -30,8 +38,14 @@ func main() {
 // run is main without the exit, so that usage errors return status 2.
 func run(args []string, stdout, stderr io.Writer) int {
 	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
-		fmt.Fprintf(stderr, "switchyard: unknown command %q (commands: none yet; run without one to start a node)\n", args[0])
-		return 2
+		cmd, ok := commands[args[0]]
+		if !ok {
+			fmt.Fprintf(stderr, "switchyard: unknown command %q (commands: demo; run without one to start a node)\n", args[0])
+			return 2
+		}
+		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+		defer stop()
+		return cmd(ctx, args[1:], stdout, stderr)
 	}
 	v, headless, err := loadConfig(args, stderr)
 	if err != nil {
@@ -41,7 +55,11 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "switchyard: %v\n", err)
 		return 2
 	}
-	cfg := nodeConfig(v)
+	cfg, err := nodeConfig(v)
+	if err != nil {
+		fmt.Fprintf(stderr, "switchyard: %v\n", err)
+		return 2
+	}
 	if err := runNode(cfg, v, headless, stderr); err != nil {
 		fmt.Fprintf(stderr, "switchyard: %v\n", err)
 		return 1
@@ -75,6 +93,18 @@ func loadConfig(args []string, stderr io.Writer) (*viper.Viper, bool, error) {
 		"console.ssh.addr":            "127.0.0.1:2222",
 		"console.ssh.host_key":        "switchyard_host_key",
 		"console.ssh.authorized_keys": "authorized_keys",
+		"cascade.enabled":             false,
+		"cascade.secret":              "",
+		"cascade.relay_addr":          def.Cascade.RelayAddr,
+		"cascade.gossip_addr":         def.Cascade.GossipAddr,
+		"cascade.advertise_ip":        "",
+		"cascade.join":                []string{},
+		"cascade.signal_url":          "",
+		"cascade.region_header":       def.Cascade.RegionHeader,
+		"cascade.overload":            def.Cascade.Overload,
+		"cascade.drain_timeout":       def.Cascade.DrainTimeout,
+		"cascade.probe_interval":      time.Duration(0),
+		"cascade.probe_timeout":       time.Duration(0),
 	}
 	for k, val := range defaults {
 		v.SetDefault(k, val)
@@ -91,12 +121,16 @@ func loadConfig(args []string, stderr io.Writer) (*viper.Viper, bool, error) {
 		{"media.public_ip", "public-ip", "IP address announced to clients instead of media-ip"},
 		{"log.level", "log-level", "debug, info, warn or error"},
 		{"console.ssh.addr", "ssh-addr", "address of the SSH console"},
+		{"cascade.relay_addr", "relay-addr", "UDP address of the relay between nodes"},
+		{"cascade.gossip_addr", "gossip-addr", "address of the cluster membership (UDP and TCP)"},
 	}
 	for _, f := range flags {
 		fs.String(f.name, v.GetString(f.key), f.usage)
 	}
 	fs.Int("media-port", def.MediaPort, "the single UDP port for all WebRTC media (0 = any)")
 	fs.Bool("ssh", false, "serve the console over SSH")
+	fs.Bool("cascade", false, "join a cascade of nodes (needs cascade.secret)")
+	fs.StringSlice("join", nil, "gossip addresses of other nodes to join (host:port, repeatable)")
 	if err := fs.Parse(args); err != nil {
 		return nil, false, err
 	}
@@ -108,6 +142,8 @@ func loadConfig(args []string, stderr io.Writer) (*viper.Viper, bool, error) {
 	}
 	_ = v.BindPFlag("media.port", fs.Lookup("media-port"))
 	_ = v.BindPFlag("console.ssh.enabled", fs.Lookup("ssh"))
+	_ = v.BindPFlag("cascade.enabled", fs.Lookup("cascade"))
+	_ = v.BindPFlag("cascade.join", fs.Lookup("join"))
 	v.SetEnvPrefix("SWITCHYARD")
 	v.SetEnvKeyReplacer(strings.NewReplacer(".", "_"))
 	v.AutomaticEnv()
@@ -122,7 +158,11 @@ func loadConfig(args []string, stderr io.Writer) (*viper.Viper, bool, error) {
 	return v, *headless, nil
 }
 
-func nodeConfig(v *viper.Viper) node.Config {
+func nodeConfig(v *viper.Viper) (node.Config, error) {
+	links, err := cascadeLinks(v)
+	if err != nil {
+		return node.Config{}, err
+	}
 	return node.Config{
 		ID:              v.GetString("node.id"),
 		Region:          v.GetString("node.region"),
@@ -139,7 +179,47 @@ func nodeConfig(v *viper.Viper) node.Config {
 		MessageRate:     v.GetFloat64("limits.message_rate"),
 		MessageBurst:    v.GetInt("limits.message_burst"),
 		GoneAfter:       v.GetDuration("limits.gone_after"),
+		Cascade: node.CascadeConfig{
+			Enabled:       v.GetBool("cascade.enabled"),
+			Secret:        v.GetString("cascade.secret"),
+			RelayAddr:     v.GetString("cascade.relay_addr"),
+			GossipAddr:    v.GetString("cascade.gossip_addr"),
+			AdvertiseIP:   v.GetString("cascade.advertise_ip"),
+			Join:          v.GetStringSlice("cascade.join"),
+			SignalURL:     v.GetString("cascade.signal_url"),
+			RegionHeader:  v.GetString("cascade.region_header"),
+			Overload:      v.GetFloat64("cascade.overload"),
+			DrainTimeout:  v.GetDuration("cascade.drain_timeout"),
+			ProbeInterval: v.GetDuration("cascade.probe_interval"),
+			ProbeTimeout:  v.GetDuration("cascade.probe_timeout"),
+			Links:         links,
+		},
+	}, nil
+}
+
+// cascadeLinks reads [cascade.links.<node>] tables: emulated delay, jitter,
+// loss and rate towards another node, for demos and tests on one machine.
+func cascadeLinks(v *viper.Viper) (map[string]linkemu.Params, error) {
+	raw := v.GetStringMap("cascade.links")
+	links := make(map[string]linkemu.Params, len(raw))
+	for peer := range raw {
+		sub := v.Sub("cascade.links." + peer)
+		if sub == nil {
+			return nil, fmt.Errorf("cascade.links.%s: not a table", peer)
+		}
+		for _, k := range sub.AllKeys() {
+			if !slices.Contains([]string{"delay", "jitter", "loss", "rate"}, k) {
+				return nil, fmt.Errorf("cascade.links.%s: unknown key %q (delay, jitter, loss, rate)", peer, k)
+			}
+		}
+		links[peer] = linkemu.Params{
+			Delay:          sub.GetDuration("delay"),
+			Jitter:         sub.GetDuration("jitter"),
+			Loss:           sub.GetFloat64("loss"),
+			RateBitsPerSec: sub.GetInt64("rate"),
+		}
 	}
+	return links, nil
 }
 
 func logLevel(s string) (slog.Level, error) {
@@ -169,8 +249,13 @@ func runNode(cfg node.Config, v *viper.Viper, headless bool, stderr io.Writer) e
 	}
 	slog.SetDefault(logger)
 
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	// SIGTERM drains (participants are moved to other nodes, then the node
+	// exits); Ctrl-C stops at once.
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
+	term := make(chan os.Signal, 1)
+	signal.Notify(term, syscall.SIGTERM)
+	defer signal.Stop(term)
 	n, err := node.New(cfg, logger)
 	if err != nil {
 		return err
@@ -179,6 +264,20 @@ func runNode(cfg node.Config, v *viper.Viper, headless bool, stderr io.Writer) e
 		return err
 	}
 	defer n.Close()
+	go func() {
+		select {
+		case <-term:
+		case <-ctx.Done():
+			return
+		}
+		logger.Info("SIGTERM: draining", "timeout", cfg.Cascade.DrainTimeout)
+		dctx, cancel := context.WithTimeout(ctx, cfg.Cascade.DrainTimeout)
+		defer cancel()
+		if err := n.Drain(dctx); err != nil {
+			logger.Warn("drain incomplete", "err", err)
+		}
+		stop()
+	}()
 	if !useConsole {
 		fmt.Fprintf(stderr, "switchyard: node %s (%s) serving %s/r/demo?name=you\n", n.ID(), cfg.Region, n.URL())
 	}
