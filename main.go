@@ -20,15 +20,19 @@ import (
 	"github.com/spf13/pflag"
 	"github.com/spf13/viper"
 
+	"github.com/switchyard/switchyard/bench"
 	"github.com/switchyard/switchyard/cascade/linkemu"
 	"github.com/switchyard/switchyard/console"
 	"github.com/switchyard/switchyard/demo"
+	"github.com/switchyard/switchyard/loadgen"
 	"github.com/switchyard/switchyard/node"
 )
 
 // commands are the subcommands; without one, switchyard runs a node.
 var commands = map[string]func(ctx context.Context, args []string, stdout, stderr io.Writer) int{
-	"demo": demo.Main,
+	"demo":  demo.Main,
+	"load":  loadgen.Main,
+	"bench": bench.Main,
 }
 
 func main() {
@@ -40,7 +44,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
 		cmd, ok := commands[args[0]]
 		if !ok {
-			fmt.Fprintf(stderr, "switchyard: unknown command %q (commands: demo; run without one to start a node)\n", args[0])
+			fmt.Fprintf(stderr, "switchyard: unknown command %q (commands: demo, load, bench; run without one to start a node)\n", args[0])
 			return 2
 		}
 		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)

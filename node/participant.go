@@ -455,6 +455,9 @@ var defaultLayerBitrate = [media.MaxLayers]int64{150_000, 500_000, 1_500_000}
 // estimate and the receiver's constraints, and applies operator mutes.
 func (p *Participant) allocate() {
 	dominant := p.room.dominantSpeaker()
+	// Read before taking p.mu: the room's lock is never taken under a
+	// participant's (Room.ready takes them in the other order).
+	muted := p.room.mutedPublishers()
 	_, lossDown, _ := p.linkStats()
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -466,7 +469,7 @@ func (p *Participant) allocate() {
 	var reqs []layer.Request
 	for _, s := range p.downs {
 		if s.up.Kind() == webrtc.RTPCodecTypeAudio {
-			if pub, ok := p.room.get(s.up.Publisher()); ok && pub.audioMuted.Load() {
+			if muted[s.up.Publisher()] {
 				s.down.SetTarget(-1)
 			} else {
 				s.down.SetTarget(0)

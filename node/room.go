@@ -208,3 +208,19 @@ func (r *Room) wantsChanged() bool {
 	r.lastWants = key
 	return changed
 }
+
+// mutedPublishers lists the local publishers an operator muted.
+func (r *Room) mutedPublishers() map[string]bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var m map[string]bool
+	for id, q := range r.participants {
+		if q.audioMuted.Load() {
+			if m == nil {
+				m = map[string]bool{}
+			}
+			m[id] = true
+		}
+	}
+	return m
+}
