@@ -20,6 +20,7 @@ import (
 
 	"github.com/spf13/pflag"
 
+	"github.com/switchyard/switchyard/internal/wait"
 	"github.com/switchyard/switchyard/loadgen"
 )
 
@@ -367,7 +368,7 @@ func runScenario(ctx context.Context, opts Options, sc Scenario, dir string) (Re
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	if !sleep(ctx, opts.Warmup) {
+	if !wait.Sleep(ctx, opts.Warmup) {
 		return res, ctx.Err()
 	}
 
@@ -381,7 +382,7 @@ func runScenario(ctx context.Context, opts Options, sc Scenario, dir string) (Re
 	var rates []nodeAPI
 	deadline := s0.at.Add(opts.Window)
 	for time.Until(deadline) > 0 {
-		if !sleep(ctx, min(time.Second, time.Until(deadline))) {
+		if !wait.Sleep(ctx, min(time.Second, time.Until(deadline))) {
 			return res, ctx.Err()
 		}
 		if n, err := getNode(ctx, node.base); err == nil {
@@ -591,7 +592,7 @@ func runReflector(ctx context.Context, opts Options, sc Scenario, model streamMo
 	}()
 	defer func() { stopSend(); <-sent }()
 
-	if !sleep(ctx, min(opts.Warmup, time.Second)) {
+	if !wait.Sleep(ctx, min(opts.Warmup, time.Second)) {
 		return f, ctx.Err()
 	}
 	st0, err := client.stats()
@@ -603,7 +604,7 @@ func runReflector(ctx context.Context, opts Options, sc Scenario, model streamMo
 		return f, err
 	}
 	t0 := time.Now()
-	if !sleep(ctx, opts.Window) {
+	if !wait.Sleep(ctx, opts.Window) {
 		return f, ctx.Err()
 	}
 	st1, err := client.stats()
@@ -636,20 +637,6 @@ func lastLines(s string, n int) string {
 		lines = lines[len(lines)-n:]
 	}
 	return strings.Join(lines, "\n")
-}
-
-func sleep(ctx context.Context, d time.Duration) bool {
-	if d <= 0 {
-		return ctx.Err() == nil
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return false
-	case <-t.C:
-		return true
-	}
 }
 
 func round(x float64, digits int) float64 {

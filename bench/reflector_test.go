@@ -141,24 +141,6 @@ func TestReflectorRefusesBadLayout(t *testing.T) {
 	}
 }
 
-// syncBuffer is a bytes.Buffer safe to read while another goroutine writes.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // TestReflectorMainProtocol drives the child's stdin/stdout protocol in
 // process, with the sender the bench uses.
 func TestReflectorMainProtocol(t *testing.T) {

@@ -1,7 +1,6 @@
 package console
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"flag"
@@ -20,6 +19,7 @@ import (
 	"github.com/charmbracelet/x/ansi"
 	"github.com/muesli/termenv"
 
+	"github.com/switchyard/switchyard/internal/syncbuf"
 	"github.com/switchyard/switchyard/node/snapshot"
 )
 
@@ -65,24 +65,6 @@ func (f *fakeActions) got() []string {
 	return append([]string(nil), f.calls...)
 }
 
-// syncBuffer is a bytes.Buffer safe for a logger and a test to share.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // plainRenderer draws without colour, so goldens are plain text.
 func plainRenderer() *lipgloss.Renderer {
 	r := lipgloss.NewRenderer(io.Discard)
@@ -115,14 +97,14 @@ type harness struct {
 	t    testing.TB
 	m    *root
 	act  *fakeActions
-	log  *syncBuffer
+	log  *syncbuf.Buffer
 	quit bool
 }
 
 func newHarness(t testing.TB, w, h int, snaps ...snapshot.Snapshot) *harness {
 	t.Helper()
 	act := &fakeActions{}
-	logBuf := &syncBuffer{}
+	logBuf := &syncbuf.Buffer{}
 	opts := Options{
 		Renderer: plainRenderer(),
 		Logs:     fixedLogs(),

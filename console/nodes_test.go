@@ -11,6 +11,7 @@ import (
 
 	tea "github.com/charmbracelet/bubbletea"
 
+	"github.com/switchyard/switchyard/internal/syncbuf"
 	"github.com/switchyard/switchyard/node/snapshot"
 )
 
@@ -61,7 +62,7 @@ type nodesHarness struct {
 // snapshot is fetched through its Source as a program would.
 func newNodesHarness(t *testing.T, w, h int, srcs ...Source) *nodesHarness {
 	t.Helper()
-	nh := &nodesHarness{harness: &harness{t: t, log: &syncBuffer{}}}
+	nh := &nodesHarness{harness: &harness{t: t, log: &syncbuf.Buffer{}}}
 	var nodes []NodeView
 	for i, src := range srcs {
 		a := &fakeActions{}

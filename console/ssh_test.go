@@ -17,6 +17,8 @@ import (
 
 	"github.com/charmbracelet/x/ansi"
 	gossh "golang.org/x/crypto/ssh"
+
+	"github.com/switchyard/switchyard/internal/syncbuf"
 )
 
 func newClientKey(t *testing.T) gossh.Signer {
@@ -36,12 +38,12 @@ type sshServer struct {
 	addr    string
 	cancel  context.CancelFunc
 	done    chan error
-	log     *syncBuffer
+	log     *syncbuf.Buffer
 	act     *fakeActions
 	hostKey gossh.PublicKey // filled by the first successful dial
 }
 
-func startSSH(t *testing.T, cfg SSHConfig, act *fakeActions, logBuf *syncBuffer) *sshServer {
+func startSSH(t *testing.T, cfg SSHConfig, act *fakeActions, logBuf *syncbuf.Buffer) *sshServer {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -148,7 +150,7 @@ func TestSSH(t *testing.T) {
 		t.Fatal(err)
 	}
 	cfg := SSHConfig{HostKeyPath: filepath.Join(dir, "state", "ssh_host_ed25519"), AuthorizedKeysPath: authPath}
-	logBuf, act := &syncBuffer{}, &fakeActions{}
+	logBuf, act := &syncbuf.Buffer{}, &fakeActions{}
 	srv := startSSH(t, cfg, act, logBuf)
 
 	// Two authorised viewers at once, each with an own console.

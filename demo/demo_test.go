@@ -1,35 +1,16 @@
 package demo
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/switchyard/switchyard/internal/syncbuf"
 )
-
-// syncBuffer is a bytes.Buffer for writers on several goroutines: node
-// goroutines may still log while Main returns.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // runMain runs Main with args plus a summary file and returns the status,
 // stdout and the decoded summary.
@@ -37,7 +18,7 @@ func runMain(t *testing.T, args ...string) (int, string, Summary) {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "summary.json")
 	args = append(args, "--summary", path)
-	var stdout, stderr syncBuffer
+	var stdout, stderr syncbuf.Buffer
 	status := Main(context.Background(), args, &stdout, &stderr)
 	t.Logf("stdout:\n%s", stdout.String())
 	if e := stderr.String(); e != "" {

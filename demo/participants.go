@@ -7,6 +7,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/switchyard/switchyard/internal/wait"
 	"github.com/switchyard/switchyard/node/client"
 	"github.com/switchyard/switchyard/node/client/linkemu"
 )
@@ -78,7 +79,7 @@ func (r *roster) run(ctx context.Context, seats []seat) {
 func (r *roster) occupy(ctx context.Context, s seat) {
 	at := r.start.Add(s.joinAt)
 	for {
-		if !sleepUntil(ctx, at) {
+		if !wait.Sleep(ctx, time.Until(at)) {
 			return
 		}
 		sess, err := r.join(ctx, s)
@@ -200,19 +201,4 @@ func (r *roster) closeAll(d time.Duration) bool {
 	}
 	ok := waitTimeout(&wg, time.Until(deadline))
 	return waitTimeout(&r.joined, time.Until(deadline)) && ok
-}
-
-func sleepUntil(ctx context.Context, at time.Time) bool {
-	d := time.Until(at)
-	if d <= 0 {
-		return ctx.Err() == nil
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return false
-	case <-t.C:
-		return true
-	}
 }

@@ -180,9 +180,6 @@ func advertised(a net.Addr, ip string) netip.AddrPort {
 			return netip.AddrPortFrom(addr, ap.Port())
 		}
 	}
-	if ap.Addr().IsUnspecified() {
-		return netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), ap.Port())
-	}
 	return ap
 }
 
@@ -570,7 +567,7 @@ func (c *cluster) updateLoad() {
 func (c *cluster) choose(region, conf string, excludeSelf bool) (string, selection.Reason, bool) {
 	self := selection.Node{Name: c.n.cfg.ID, Region: c.n.cfg.Region, Stress: c.n.stress(), Self: true,
 		Draining: excludeSelf || c.n.isDraining()}
-	if r, ok := c.n.room(conf); ok && r.localCount() > 0 {
+	if r, ok := c.n.room(conf); ok && r.size() > 0 {
 		self.Hosts = true
 	}
 	nodes := []selection.Node{self}

@@ -167,6 +167,10 @@ func (c *CascadeConfig) validate() error {
 	if c.AdvertiseIP != "" && net.ParseIP(c.AdvertiseIP) == nil {
 		return fmt.Errorf("config: cascade.advertise_ip %q is not an IP address", c.AdvertiseIP)
 	}
+	if host, _, _ := net.SplitHostPort(c.RelayAddr); c.AdvertiseIP == "" && (host == "" || net.ParseIP(host).IsUnspecified()) {
+		// Other nodes need one address to send to; a wildcard bind has none.
+		return fmt.Errorf("config: cascade.relay_addr %q binds every interface: set cascade.advertise_ip to the address other nodes reach", c.RelayAddr)
+	}
 	if c.Overload <= 0 || c.Overload > 1 {
 		return fmt.Errorf("config: cascade.overload %g must be within (0, 1]", c.Overload)
 	}

@@ -122,13 +122,11 @@ func (c *cluster) sendNACK(rp *remoteParticipant, tag relay.Layer, ssrc uint32, 
 	if err != nil {
 		return
 	}
-	conf := rp.confName()
+	conf := rp.conf
 	if err := c.tr.Send(rp.from, &relay.Packet{Type: relay.TypeRTCP, Layer: tag, Conference: conf, Endpoint: rp.id, Payload: b}); err == nil {
 		rp.peer.nacksSent.Add(uint64(len(seqs)))
 	}
 }
-
-func (rp *remoteParticipant) confName() string { return rp.conf }
 
 // onRTCP answers a peer's NACK for one of this node's publishers from the
 // relay cache. Relay goroutine.
@@ -296,8 +294,6 @@ func (r *Room) remoteList() []*remoteParticipant {
 	return out
 }
 
-func (r *Room) localCount() int { return r.size() }
-
 // syncRemote makes the room's picture of one peer's participants match the
 // state it sent.
 func (r *Room) syncRemote(c *cluster, p *peerNode, m *control.Message) {
@@ -424,7 +420,7 @@ func (c *cluster) sendKeyframe(rp *remoteParticipant, kind string, layer int) {
 	if err != nil {
 		return
 	}
-	c.sendControl(rp.from, rp.confName(), b)
+	c.sendControl(rp.from, rp.conf, b)
 }
 
 // removeRemote takes a remote participant out of the room.

@@ -90,16 +90,7 @@ func (rp *remoteParticipant) snapshot(r *Room, members []*Participant, remotes [
 		Subs:       []snapshot.Subscription{},
 		E2E:        []snapshot.E2E{},
 	}
-	for _, up := range rp.upTracks() {
-		if up.Kind() == webrtc.RTPCodecTypeAudio {
-			ps.Audio = true
-			continue
-		}
-		for _, l := range up.Layers() {
-			ps.Layers = append(ps.Layers, snapshot.Layer{RID: l.RID, Active: l.Active, Bitrate: l.Bitrate, Width: l.Width, Height: l.Height})
-			ps.BitrateUp += l.Bitrate
-		}
-	}
+	ps.Layers, ps.Audio, ps.BitrateUp = published(rp.upTracks())
 	rp.mu.Lock()
 	ps.RTTMs, ps.AudioMuted = rp.rttMs, rp.muted
 	measured := rp.measured
@@ -154,15 +145,7 @@ func (p *Participant) snapshot(members []*Participant, remotes []*remoteParticip
 	p.rateMu.Unlock()
 	ps.RTTMs, ps.LossDownPct, ps.JitterMs = p.linkStats()
 
-	for _, up := range p.upTracks() {
-		if up.Kind() == webrtc.RTPCodecTypeAudio {
-			ps.Audio = true
-			continue
-		}
-		for _, l := range up.Layers() {
-			ps.Layers = append(ps.Layers, snapshot.Layer{RID: l.RID, Active: l.Active, Bitrate: l.Bitrate, Width: l.Width, Height: l.Height})
-		}
-	}
+	ps.Layers, ps.Audio, _ = published(p.upTracks())
 	p.mu.Lock()
 	if p.layerCap >= 0 {
 		ps.LayerCap = media.RIDs[p.layerCap]
@@ -226,6 +209,23 @@ func (p *Participant) snapshot(members []*Participant, remotes []*remoteParticip
 			Path: p.node.cfg.ID + "→" + q.node})
 	}
 	return ps
+}
+
+// published describes a participant's tracks: its video layers, whether it
+// sends audio, and the video layers' total bitrate.
+func published(ups []*media.UpTrack) (layers []snapshot.Layer, audio bool, bitrate int64) {
+	layers = []snapshot.Layer{}
+	for _, up := range ups {
+		if up.Kind() == webrtc.RTPCodecTypeAudio {
+			audio = true
+			continue
+		}
+		for _, l := range up.Layers() {
+			layers = append(layers, snapshot.Layer{RID: l.RID, Active: l.Active, Bitrate: l.Bitrate, Width: l.Width, Height: l.Height})
+			bitrate += l.Bitrate
+		}
+	}
+	return layers, audio, bitrate
 }
 
 func ridOf(layer int) string {
