@@ -11,7 +11,6 @@ import (
 	"github.com/pion/rtp"
 	"github.com/pion/webrtc/v4"
 
-	"github.com/switchyard/switchyard/media/cache"
 	"github.com/switchyard/switchyard/media/codec"
 	"github.com/switchyard/switchyard/media/forward"
 )
@@ -26,17 +25,24 @@ type DownTrack struct {
 	streamID string // the publisher's participant id
 	kind     webrtc.RTPCodecType
 	codec    webrtc.RTPCodecParameters
-	source   KeyframeRequester
+	up       *UpTrack // keyframes are asked of it, retransmissions read from its cache
+
+	// Control (allocation, snapshots, RTCP) never waits for the data path:
+	// it reads and writes these atomics, and WriteRTP applies the requested
+	// target before its next packet. A control goroutine that took mu would
+	// queue behind a write stalled in the receiver's pion pipeline and, with
+	// the participant's lock held, stall the whole room.
+	want    atomic.Int32  // target requested by SetTarget
+	current atomic.Int32  // the forwarder's current layer, as of the last packet
+	ssrc    atomic.Uint32 // 0 until bound
 
 	mu      sync.Mutex // guards everything below; WriteRTP runs on each layer's goroutine
 	fwd     *forward.Forwarder
 	writer  webrtc.TrackLocalWriter
-	ssrc    uint32
 	pt      uint8
-	cache   *cache.Cache
 	payload [1500]byte // scratch for payloads rewritten per receiver
-	wire    [1500]byte // scratch for the marshalled packet kept in the cache
 	rtxBuf  [1500]byte // scratch for retransmissions (RTCP goroutine)
+	rtxVP8  codec.VP8  // scratch for a retransmitted payload's descriptor
 	hdr     rtp.Header // scratch for the outgoing header
 
 	Packets     atomic.Uint64
@@ -58,14 +64,11 @@ func NewDownTrack(up *UpTrack) *DownTrack {
 		streamID: up.Publisher(),
 		kind:     kind,
 		codec:    up.Codec(),
-		source:   up,
+		up:       up,
 		fwd:      forward.New(up.Codec().ClockRate),
 	}
-	size := 512
-	if kind == webrtc.RTPCodecTypeAudio {
-		size = 128
-	}
-	d.cache = cache.New(size)
+	d.want.Store(int32(d.fwd.Target()))
+	d.current.Store(int32(d.fwd.Current()))
 	return d
 }
 
@@ -92,7 +95,7 @@ func (d *DownTrack) Bind(ctx webrtc.TrackLocalContext) (webrtc.RTPCodecParameter
 		}
 		d.mu.Lock()
 		d.writer = ctx.WriteStream()
-		d.ssrc = uint32(ctx.SSRC())
+		d.ssrc.Store(uint32(ctx.SSRC()))
 		d.pt = uint8(c.PayloadType)
 		d.mu.Unlock()
 		return c, nil
@@ -118,18 +121,20 @@ func (d *DownTrack) Unbind(webrtc.TrackLocalContext) error {
 	return nil
 }
 
-// SetTarget sets the layer to forward; -1 sends nothing.
+// SetTarget sets the layer to forward; -1 sends nothing. It takes effect
+// with the next packet and never blocks.
 func (d *DownTrack) SetTarget(layer int) {
-	d.mu.Lock()
-	d.fwd.SetTarget(layer)
-	d.mu.Unlock()
+	d.want.Store(int32(max(layer, -1)))
 }
 
-// Layers returns the layer being forwarded and the one wanted (-1 = none).
+// Layers returns the layer being forwarded, the one wanted (-1 = none) and
+// whether a switch waits for a keyframe. It never blocks.
 func (d *DownTrack) Layers() (current, target int, waiting bool) {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	return d.fwd.Current(), d.fwd.Target(), d.fwd.WantsKeyframe()
+	current, target = int(d.current.Load()), int(d.want.Load())
+	if target < 0 {
+		current = -1 // a pause applies to the next packet: none is sent
+	}
+	return current, target, target >= 0 && target != current
 }
 
 // WriteRTP forwards one packet of the publisher's track if it belongs to the
@@ -151,14 +156,18 @@ func (d *DownTrack) WriteRTP(p *Packet) {
 		fp.HasPictureID, fp.PictureID, fp.PictureIDBits = v.HasPictureID, v.PictureID, v.PictureIDBits
 		fp.HasTL0, fp.TL0PICIDX = v.HasTL0, v.TL0PICIDX
 	}
+	if t := int(d.want.Load()); t != d.fwd.Target() {
+		d.fwd.SetTarget(t)
+	}
 	out, decision := d.fwd.Process(&fp)
+	d.current.Store(int32(d.fwd.Current()))
 	wants, target := d.fwd.WantsKeyframe(), d.fwd.Target()
 	if decision == forward.DecisionForward {
 		d.send(p, out)
 	}
 	d.mu.Unlock()
 	if wants {
-		d.source.RequestKeyframe(target)
+		d.up.RequestKeyframe(target)
 	}
 }
 
@@ -178,14 +187,9 @@ func (d *DownTrack) send(p *Packet, out forward.Out) {
 		PayloadType:    d.pt,
 		SequenceNumber: out.Seq,
 		Timestamp:      out.Timestamp,
-		SSRC:           d.ssrc,
+		SSRC:           d.ssrc.Load(),
 	}
-	hdr := &d.hdr
-	if n, err := hdr.MarshalTo(d.wire[:]); err == nil && n+len(payload) <= len(d.wire) {
-		copy(d.wire[n:], payload)
-		d.cache.Store(out.Seq, d.wire[:n+len(payload)])
-	}
-	if _, err := d.writer.WriteRTP(hdr, payload); err != nil {
+	if _, err := d.writer.WriteRTP(&d.hdr, payload); err != nil {
 		if d.WriteErrors.Add(1) == 1 {
 			first := err
 			d.firstErr.Store(&first)
@@ -211,28 +215,53 @@ func (d *DownTrack) HandleRTCP(pkts []rtcp.Packet) {
 			}
 		case *rtcp.PictureLossIndication, *rtcp.FullIntraRequest:
 			d.PLIs.Add(1)
-			d.mu.Lock()
-			layer := d.fwd.Current()
+			layer, target, _ := d.Layers()
 			if layer < 0 {
-				layer = d.fwd.Target()
+				layer = target
 			}
-			d.mu.Unlock()
-			d.source.RequestKeyframe(layer)
+			d.up.RequestKeyframe(layer)
 		}
 	}
 }
 
+// retransmit resends the packet this receiver got as seq: the forwarder says
+// which publisher packet that was and how it was rewritten, and the
+// publisher's cache still holds it.
 func (d *DownTrack) retransmit(seq uint16) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if d.writer == nil {
 		return
 	}
-	n, ok := d.cache.Load(seq, d.rtxBuf[:])
+	layer, in, m, ok := d.fwd.Locate(seq)
 	if !ok {
 		return
 	}
-	if _, err := d.writer.Write(d.rtxBuf[:n]); err == nil {
+	marker, ts, payload, ok := d.up.cached(layer, in, d.rtxBuf[:])
+	if !ok {
+		return
+	}
+	fp := forward.Packet{Layer: layer, Seq: in, Timestamp: ts}
+	vp8 := d.up.isVP8 && codec.ParseVP8(payload, &d.rtxVP8) == nil
+	if vp8 {
+		v := &d.rtxVP8
+		fp.HasPictureID, fp.PictureID, fp.PictureIDBits = v.HasPictureID, v.PictureID, v.PictureIDBits
+		fp.HasTL0, fp.TL0PICIDX = v.HasTL0, v.TL0PICIDX
+	}
+	out := m.Apply(&fp)
+	if vp8 && (fp.HasPictureID || fp.HasTL0) {
+		// payload is our copy: rewrite it in place.
+		codec.RewriteVP8(payload, &d.rtxVP8, out.PictureID, out.TL0PICIDX)
+	}
+	d.hdr = rtp.Header{
+		Version:        2,
+		Marker:         marker,
+		PayloadType:    d.pt,
+		SequenceNumber: out.Seq,
+		Timestamp:      out.Timestamp,
+		SSRC:           d.ssrc.Load(),
+	}
+	if _, err := d.writer.WriteRTP(&d.hdr, payload); err == nil {
 		d.Retransmits.Add(1)
 	}
 }
@@ -256,8 +285,4 @@ func (d *DownTrack) FirstWriteError() error {
 func (d *DownTrack) Bitrate() int64 { return d.bitrate.Load() }
 
 // SSRC is the SSRC the receiver sees, 0 before negotiation.
-func (d *DownTrack) SSRC() uint32 {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	return d.ssrc
-}
+func (d *DownTrack) SSRC() uint32 { return d.ssrc.Load() }

@@ -17,6 +17,9 @@ type Config struct {
 	Region string // region this node serves
 
 	HTTPAddr string // web client, signaling, API, metrics
+	// Pprof serves net/http/pprof under /debug/pprof/ on HTTPAddr. Off by
+	// default: profiles expose internals and cost CPU while they run.
+	Pprof bool
 
 	// MediaIP is the address the single WebRTC UDP port binds to and
 	// announces as a host candidate.
