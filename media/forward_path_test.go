@@ -97,8 +97,9 @@ func TestForwardPathDelivers(t *testing.T) {
 }
 
 // BenchmarkForwardPath is one received packet fanned out to 20 receivers:
-// dedup, VP8 parse, per-receiver forwarder, picture-id rewrite, cache store
-// and write (pion's SRTP and socket are not included).
+// dedup, VP8 parse, one store in the publisher's cache, then per receiver the
+// forwarder, picture-id rewrite and write (pion's SRTP and socket are not
+// included).
 func BenchmarkForwardPath(b *testing.B) {
 	const receivers = 20
 	up, _ := newBenchPath(b, receivers)

@@ -4,6 +4,7 @@
 package media
 
 import (
+	"encoding/binary"
 	"errors"
 	"io"
 	"strings"
@@ -14,6 +15,7 @@ import (
 	"github.com/pion/rtp"
 	"github.com/pion/webrtc/v4"
 
+	"github.com/switchyard/switchyard/media/cache"
 	"github.com/switchyard/switchyard/media/codec"
 	"github.com/switchyard/switchyard/media/dedup"
 )
@@ -113,6 +115,12 @@ type upLayer struct {
 	bitrate   atomic.Int64 // bits/s, updated by Tick
 	tickBytes uint64       // Tick's own; called from one goroutine
 	scratch   Packet       // used only by this layer's reading goroutine
+
+	// cache keeps the layer's recent packets, once for all receivers: a
+	// receiver's NACK is answered from here, rewritten as that receiver's
+	// forwarder first sent it. Made with the first packet.
+	cache     atomic.Pointer[cache.Cache]
+	cacheHead [cachedHeadLen]byte // scratch for the cached header fields
 
 	// Remote tracks: what the publisher's node advertises, and the state of
 	// Feed (called from the relay's one receiving goroutine).
@@ -226,6 +234,7 @@ func (u *UpTrack) handle(layer int, pkt *rtp.Packet, vp8 *codec.VP8, win *dedup.
 	if len(pkt.Payload) == 0 {
 		return // padding-only probe: nothing to forward
 	}
+	u.remember(l, pkt)
 	// The layer's own scratch Packet: sinks are interfaces, so a local would
 	// escape to the heap on every packet.
 	p := &l.scratch
@@ -264,6 +273,54 @@ func (u *UpTrack) handle(layer int, pkt *rtp.Packet, vp8 *codec.VP8, win *dedup.
 	if u.cfg.Observe != nil {
 		u.cfg.Observe(time.Since(now))
 	}
+}
+
+// Packet cache sizes: about 3 s of a 720p layer; audio is seldom NACKed.
+const (
+	videoCacheSize = 512
+	audioCacheSize = 128
+)
+
+// cachedHeadLen is what a cached packet keeps of its header: the marker bit
+// and the timestamp. The rest is rewritten per receiver or implied by the slot.
+const cachedHeadLen = 5
+
+// remember keeps pkt in its layer's cache. Layer goroutine only.
+func (u *UpTrack) remember(l *upLayer, pkt *rtp.Packet) {
+	c := l.cache.Load()
+	if c == nil {
+		size := videoCacheSize
+		if u.cfg.Kind == webrtc.RTPCodecTypeAudio {
+			size = audioCacheSize
+		}
+		c = cache.New(size)
+		l.cache.Store(c)
+	}
+	h := &l.cacheHead
+	h[0] = 0
+	if pkt.Marker {
+		h[0] = 1
+	}
+	binary.BigEndian.PutUint32(h[1:], pkt.Timestamp)
+	c.StoreParts(pkt.SequenceNumber, h[:], pkt.Payload)
+}
+
+// cached copies a recent packet of a layer into dst (at least
+// cache.SlotSize bytes) and returns its marker bit, timestamp and payload,
+// a slice of dst. Any goroutine.
+func (u *UpTrack) cached(layer int, seq uint16, dst []byte) (marker bool, ts uint32, payload []byte, ok bool) {
+	if layer < 0 || layer >= MaxLayers {
+		return false, 0, nil, false
+	}
+	c := u.layers[layer].cache.Load()
+	if c == nil {
+		return false, 0, nil, false
+	}
+	n, ok := c.Load(seq, dst)
+	if !ok || n < cachedHeadLen {
+		return false, 0, nil, false
+	}
+	return dst[0]&1 != 0, binary.BigEndian.Uint32(dst[1:]), dst[cachedHeadLen:n], true
 }
 
 // RequestKeyframe asks the publisher for a keyframe on a layer, at most once

@@ -53,8 +53,12 @@ func (c *Cache) Size() int { return len(c.ext) }
 
 // Store copies pkt into the slot for seq. Packets larger than SlotSize and
 // packets older than the cache reaches back are not stored.
-func (c *Cache) Store(seq uint16, pkt []byte) {
-	if len(pkt) > SlotSize {
+func (c *Cache) Store(seq uint16, pkt []byte) { c.StoreParts(seq, nil, pkt) }
+
+// StoreParts stores head followed by body as one packet, saving the caller
+// a copy into a scratch buffer.
+func (c *Cache) StoreParts(seq uint16, head, body []byte) {
+	if len(head)+len(body) > SlotSize {
 		return
 	}
 	c.mu.Lock()
@@ -75,8 +79,9 @@ func (c *Cache) Store(seq uint16, pkt []byte) {
 	}
 	i := ext & c.mask
 	c.ext[i] = ext
-	c.length[i] = uint16(len(pkt))
-	copy(c.buf[i*SlotSize:], pkt)
+	c.length[i] = uint16(len(head) + len(body))
+	slot := c.buf[i*SlotSize : (i+1)*SlotSize]
+	copy(slot[copy(slot, head):], body)
 }
 
 // Load copies the packet with sequence number seq into dst and returns its

@@ -247,3 +247,31 @@ func BenchmarkLoad(b *testing.B) {
 		seq++
 	}
 }
+
+func TestStoreParts(t *testing.T) {
+	tests := []struct {
+		name       string
+		head, body []byte
+		want       []byte // nil: not stored
+	}{
+		{"both", []byte{1, 2}, []byte{3, 4, 5}, []byte{1, 2, 3, 4, 5}},
+		{"no head", nil, []byte{7}, []byte{7}},
+		{"no body", []byte{9, 9}, nil, []byte{9, 9}},
+		{"exactly a slot", make([]byte, 5), make([]byte, SlotSize-5), make([]byte, SlotSize)},
+		{"one byte over", make([]byte, 5), make([]byte, SlotSize-4), nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := New(16)
+			c.StoreParts(100, tt.head, tt.body)
+			dst := make([]byte, SlotSize)
+			n, ok := c.Load(100, dst)
+			if ok != (tt.want != nil) {
+				t.Fatalf("Load ok = %v, want %v", ok, tt.want != nil)
+			}
+			if ok && !bytes.Equal(dst[:n], tt.want) {
+				t.Fatalf("Load = %v, want %v", dst[:n], tt.want)
+			}
+		})
+	}
+}

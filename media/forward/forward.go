@@ -56,11 +56,34 @@ type Stats struct {
 // within a few hundred milliseconds, and layers do not change that often.
 const historySize = 8
 
+// Mapping is how a run of one layer is rewritten: what is added to each
+// incoming packet's fields. It changes only at a switch.
+type Mapping struct {
+	SeqOffset uint16
+	TSOffset  uint32
+	PicOffset uint16
+	TL0Offset uint8
+}
+
+// Apply rewrites p's header fields. A retransmission rewritten with the
+// mapping in force when the packet was first sent is identical to it.
+func (m Mapping) Apply(p *Packet) Out {
+	out := Out{
+		Seq:       p.Seq + m.SeqOffset,
+		Timestamp: p.Timestamp + m.TSOffset,
+		TL0PICIDX: p.TL0PICIDX + m.TL0Offset,
+	}
+	if p.HasPictureID {
+		out.PictureID = (p.PictureID + m.PicOffset) & picMask(p.PictureIDBits)
+	}
+	return out
+}
+
 // switchPoint records the mapping in force from one output sequence number on.
 type switchPoint struct {
-	outStart  int64 // extended output sequence number of the first packet
-	layer     int
-	seqOffset uint16
+	outStart int64 // extended output sequence number of the first packet
+	layer    int
+	mapping  Mapping
 }
 
 // Forwarder is the per-(receiver, published track) state machine that picks
@@ -85,10 +108,7 @@ type Forwarder struct {
 	// outStart is the extended output sequence number given to switchExt.
 	outStart int64
 
-	seqOffset uint16
-	tsOffset  uint32
-	picOffset uint16
-	tl0Offset uint8
+	m Mapping // of the current run
 
 	// Output values of the highest-sequence packet forwarded: the base for
 	// the next switch.
@@ -162,14 +182,7 @@ func (f *Forwarder) Process(p *Packet) (Out, Decision) {
 		f.stats.Dropped++
 		return Out{}, DecisionDrop
 	}
-	out := Out{
-		Seq:       p.Seq + f.seqOffset,
-		Timestamp: p.Timestamp + f.tsOffset,
-		TL0PICIDX: p.TL0PICIDX + f.tl0Offset,
-	}
-	if p.HasPictureID {
-		out.PictureID = (p.PictureID + f.picOffset) & picMask(p.PictureIDBits)
-	}
+	out := f.m.Apply(p)
 	if ext > f.highestExt || switched {
 		f.highestExt = ext
 		f.lastTS = out.Timestamp
@@ -197,13 +210,13 @@ func (f *Forwarder) switchTo(p *Packet) {
 	outStart := base
 	if f.started {
 		outStart = f.highestOut() + 1
-		f.seqOffset = uint16(outStart) - p.Seq
-		f.tsOffset = f.lastTS + elapsedTicks(p.Arrival-f.lastArrival, f.clockRate) - p.Timestamp
+		f.m.SeqOffset = uint16(outStart) - p.Seq
+		f.m.TSOffset = f.lastTS + elapsedTicks(p.Arrival-f.lastArrival, f.clockRate) - p.Timestamp
 		if p.HasPictureID && f.hasPic {
-			f.picOffset = f.lastPic + 1 - p.PictureID
+			f.m.PicOffset = f.lastPic + 1 - p.PictureID
 		}
 		if p.HasTL0 && f.hasTL0 {
-			f.tl0Offset = f.lastTL0 + 1 - p.TL0PICIDX
+			f.m.TL0Offset = f.lastTL0 + 1 - p.TL0PICIDX
 		}
 	}
 	f.started = true
@@ -211,7 +224,7 @@ func (f *Forwarder) switchTo(p *Packet) {
 	f.switchExt = base
 	f.highestExt = base
 	f.outStart = outStart
-	f.history[f.histNext] = switchPoint{outStart: outStart, layer: p.Layer, seqOffset: f.seqOffset}
+	f.history[f.histNext] = switchPoint{outStart: outStart, layer: p.Layer, mapping: f.m}
 	f.histNext = (f.histNext + 1) % historySize
 	f.nhist = min(f.nhist+1, historySize)
 }
@@ -247,21 +260,29 @@ func elapsedTicks(ns int64, clockRate uint32) uint32 {
 // can be answered from that layer's packet cache. It fails for numbers not
 // yet sent or older than the switch points remembered.
 func (f *Forwarder) Lookup(out uint16) (layer int, seq uint16, ok bool) {
+	layer, seq, _, ok = f.Locate(out)
+	return layer, seq, ok
+}
+
+// Locate is Lookup that also returns the mapping the packet was sent with,
+// so that a retransmission from the publisher's cache can be rewritten
+// exactly as the original was.
+func (f *Forwarder) Locate(out uint16) (layer int, seq uint16, m Mapping, ok bool) {
 	if !f.started {
-		return 0, 0, false
+		return 0, 0, Mapping{}, false
 	}
 	hi := f.highestOut()
 	ext := hi + int64(int16(out-uint16(hi)))
 	if ext > hi {
-		return 0, 0, false
+		return 0, 0, Mapping{}, false
 	}
 	for i := 1; i <= f.nhist; i++ {
 		sp := &f.history[(f.histNext-i+historySize)%historySize]
 		if ext >= sp.outStart {
-			return sp.layer, out - sp.seqOffset, true
+			return sp.layer, out - sp.mapping.SeqOffset, sp.mapping, true
 		}
 	}
-	return 0, 0, false
+	return 0, 0, Mapping{}, false
 }
 
 func picMask(bits int) uint16 {

@@ -59,6 +59,11 @@ func (s *simPublisher) next(keyframe [3]bool, buf []simPacket) []simPacket {
 	return buf
 }
 
+type sentPacket struct {
+	in  Packet
+	out Out
+}
+
 // TestForwarderSimulcastInvariants drives a forwarder with long random runs of
 // a lossless publisher and random target changes, and checks that the
 // receiver always sees one gapless, monotonic stream.
@@ -73,6 +78,7 @@ func TestForwarderSimulcastInvariants(t *testing.T) {
 			prev     simPacket
 			prevOut  Out
 			switches int
+			recent   []sentPacket
 		)
 		for range 3000 {
 			if rng.IntN(20) == 0 {
@@ -94,6 +100,21 @@ func TestForwarderSimulcastInvariants(t *testing.T) {
 				}
 				if layer, seq, ok := f.Lookup(out.Seq); !ok || layer != sp.Layer || seq != sp.Seq {
 					t.Fatalf("seed %d: Lookup(%d) = %d, %d, %v, want %d, %d", seed, out.Seq, layer, seq, ok, sp.Layer, sp.Seq)
+				}
+				// A retransmission, rewritten later with the mapping Locate
+				// returns, must be byte-for-byte the packet first sent.
+				recent = append(recent, sentPacket{sp.Packet, out})
+				if len(recent) > 200 {
+					recent = recent[1:]
+				}
+				old := recent[rng.IntN(len(recent))]
+				if layer, seq, m, ok := f.Locate(old.out.Seq); ok {
+					if layer != old.in.Layer || seq != old.in.Seq || m.Apply(&old.in) != old.out {
+						t.Fatalf("seed %d: Locate(%d) = layer %d seq %d, rewrite %+v; sent layer %d seq %d as %+v",
+							seed, old.out.Seq, layer, seq, m.Apply(&old.in), old.in.Layer, old.in.Seq, old.out)
+					}
+				} else if old.out == out {
+					t.Fatalf("seed %d: Locate(%d) fails for the packet just sent", seed, out.Seq)
 				}
 				if !started {
 					started, prev, prevOut = true, sp, out
