@@ -2,11 +2,14 @@ package node
 
 import (
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/switchyard/switchyard/media"
 )
 
 // metrics are the node's Prometheus series, on a registry of its own so that
@@ -17,11 +20,36 @@ type metrics struct {
 	conferences  prometheus.Gauge
 	badMessages  prometheus.Counter
 	forwardDelay prometheus.Histogram
+
+	// Packet totals are true counters: the tracks that ended are summed
+	// into retired as they leave live, under one lock, so that a total
+	// never falls when someone leaves (rates taken over a window stay right).
+	countMu  sync.Mutex
+	liveUps  map[*media.UpTrack]struct{}
+	liveDown map[*media.DownTrack]struct{}
+	retired  packetTotals
+}
+
+// packetTotals are the node's media packet counters.
+type packetTotals struct{ in, out, nacks, rtx uint64 }
+
+func (t *packetTotals) addUp(u *media.UpTrack) {
+	for _, l := range u.Layers() {
+		t.in += l.Received
+	}
+}
+
+func (t *packetTotals) addDown(d *media.DownTrack) {
+	t.out += d.Packets.Load()
+	t.nacks += d.NACKed.Load()
+	t.rtx += d.Retransmits.Load()
 }
 
 func newMetrics() *metrics {
 	m := &metrics{
-		reg: prometheus.NewRegistry(),
+		reg:      prometheus.NewRegistry(),
+		liveUps:  map[*media.UpTrack]struct{}{},
+		liveDown: map[*media.DownTrack]struct{}{},
 		participants: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "switchyard_participants", Help: "Participants on this node."}),
 		conferences: prometheus.NewGauge(prometheus.GaugeOpts{
@@ -70,7 +98,7 @@ func (c *packetCounters) Describe(ch chan<- *prometheus.Desc) {
 }
 
 func (c *packetCounters) Collect(ch chan<- prometheus.Metric) {
-	in, out, nacks, rtx := c.n.metrics.totals(c.n.roomList())
+	in, out, nacks, rtx := c.n.metrics.totals()
 	for _, m := range []struct {
 		d *prometheus.Desc
 		v uint64
@@ -79,23 +107,49 @@ func (c *packetCounters) Collect(ch chan<- prometheus.Metric) {
 	}
 }
 
-// totals sums packet counters over the live tracks of rooms.
-func (m *metrics) totals(rooms []*Room) (in, out, nacks, rtx uint64) {
-	for _, r := range rooms {
-		for _, p := range r.members() {
-			for _, u := range p.upTracks() {
-				for _, l := range u.Layers() {
-					in += l.Received
-				}
-			}
-			p.mu.Lock()
-			for _, s := range p.downs {
-				out += s.down.Packets.Load()
-				nacks += s.down.NACKed.Load()
-				rtx += s.down.Retransmits.Load()
-			}
-			p.mu.Unlock()
-		}
+// countUp and countDown add a new track to the totals.
+func (m *metrics) countUp(u *media.UpTrack) {
+	m.countMu.Lock()
+	m.liveUps[u] = struct{}{}
+	m.countMu.Unlock()
+}
+
+func (m *metrics) countDown(d *media.DownTrack) {
+	m.countMu.Lock()
+	m.liveDown[d] = struct{}{}
+	m.countMu.Unlock()
+}
+
+// retireUp and retireDown keep an ended track's counts in the totals.
+// Retiring twice is harmless.
+func (m *metrics) retireUp(u *media.UpTrack) {
+	m.countMu.Lock()
+	defer m.countMu.Unlock()
+	if _, ok := m.liveUps[u]; ok {
+		delete(m.liveUps, u)
+		m.retired.addUp(u)
 	}
-	return in, out, nacks, rtx
+}
+
+func (m *metrics) retireDown(d *media.DownTrack) {
+	m.countMu.Lock()
+	defer m.countMu.Unlock()
+	if _, ok := m.liveDown[d]; ok {
+		delete(m.liveDown, d)
+		m.retired.addDown(d)
+	}
+}
+
+// totals are the packet counters since the node started.
+func (m *metrics) totals() (in, out, nacks, rtx uint64) {
+	m.countMu.Lock()
+	defer m.countMu.Unlock()
+	t := m.retired
+	for u := range m.liveUps {
+		t.addUp(u)
+	}
+	for d := range m.liveDown {
+		t.addDown(d)
+	}
+	return t.in, t.out, t.nacks, t.rtx
 }

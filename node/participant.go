@@ -289,6 +289,7 @@ func (p *Participant) onTrack(track *webrtc.TrackRemote, receiver *webrtc.RTPRec
 		}
 		up = media.NewUpTrack(cfg)
 		p.ups[kind] = up
+		p.node.metrics.countUp(up)
 		if c := p.node.cluster; c != nil {
 			out := newRelayOut(c, p, track.Kind())
 			if p.relays == nil {
@@ -359,6 +360,7 @@ func (p *Participant) subscribe(up *media.UpTrack) {
 		return
 	}
 	p.downs[up] = &subscription{up: up, down: down, sender: sender}
+	p.node.metrics.countDown(down)
 	p.mu.Unlock()
 	up.AddSink(down)
 	go func() {
@@ -415,6 +417,7 @@ func (p *Participant) unsubscribe(ups []*media.UpTrack) {
 			continue
 		}
 		up.RemoveSink(s.down)
+		p.node.metrics.retireDown(s.down)
 		if err := p.pc.RemoveTrack(s.sender); err != nil && p.pc.ConnectionState() != webrtc.PeerConnectionStateClosed {
 			p.log.Debug("remove track", "err", err)
 		}
@@ -589,8 +592,12 @@ func (p *Participant) remove(reason string) {
 	p.log.Info("participant removed", "reason", reason, "name", p.name)
 	for _, s := range downs {
 		s.up.RemoveSink(s.down)
+		p.node.metrics.retireDown(s.down)
 	}
 	p.room.remove(p)
+	for _, up := range p.upTracks() {
+		p.node.metrics.retireUp(up)
+	}
 	if c := p.node.cluster; c != nil {
 		c.kickState()
 	}

@@ -49,7 +49,7 @@ func (n *Node) Snapshot() snapshot.Snapshot {
 		s.Node.BitrateOut += c.BitrateOut
 		s.Conferences = append(s.Conferences, c)
 	}
-	s.Node.PacketsIn, s.Node.PacketsOut, s.Node.NACKsIn, s.Node.Retransmits = n.metrics.totals(rooms)
+	s.Node.PacketsIn, s.Node.PacketsOut, s.Node.NACKsIn, s.Node.Retransmits = n.metrics.totals()
 	return s
 }
 
