@@ -137,6 +137,9 @@ func Run(ctx context.Context, opts Options) ([]Result, error) {
 			res.Error = err.Error()
 			errs = append(errs, fmt.Errorf("%s: %w", sc.Name, err))
 			fmt.Fprintf(opts.Log, "bench: %s failed: %v\n", sc.Name, err)
+		} else if res.Cascade != nil {
+			fmt.Fprintf(opts.Log, "bench: %s: %d nodes %.1f%% CPU together, %.2f µs/packet, %d relay links\n",
+				sc.Name, len(res.Cascade.Nodes), res.Node.CPUPercent, res.Node.CPUPerPacketUs, len(res.Cascade.Links))
 		} else {
 			fmt.Fprintf(opts.Log, "bench: %s: node %.1f%% CPU, %.2f µs/packet (reflector %.2f, ratio %.2f)\n",
 				sc.Name, res.Node.CPUPercent, res.Node.CPUPerPacketUs, res.reflectorUs(), res.Ratio)
@@ -161,8 +164,12 @@ type Result struct {
 	Load      LoadFigures       `json:"load"`
 	Reflector *ReflectorFigures `json:"reflector,omitempty"`
 	// Ratio is the node's CPU per forwarded packet over the reflector's.
+	// A cascade has none: the reflector models one node.
 	Ratio float64 `json:"cpu_per_packet_ratio,omitempty"`
-	Error string  `json:"error,omitempty"`
+	// Cascade is set for a scenario of several nodes; Node is then the
+	// sum over them (CPU, packets, memory, the delay histograms pooled).
+	Cascade *CascadeFigures `json:"cascade,omitempty"`
+	Error   string          `json:"error,omitempty"`
 }
 
 func (r Result) reflectorUs() float64 {
@@ -237,9 +244,10 @@ type nodeProc struct {
 	base string // http://127.0.0.1:PORT
 }
 
-// startNode runs `<exe> --headless …` with an empty configuration file, so
-// that a config.toml in the working directory does not change the figures.
-func startNode(ctx context.Context, opts Options, sc Scenario, spec NodeSpec, dir string) (*nodeProc, error) {
+// startNode runs `<exe> --headless …` with conf as its configuration file
+// (empty but for a cascade), so that a config.toml in the working directory
+// does not change the figures.
+func startNode(ctx context.Context, opts Options, sc Scenario, spec NodeSpec, dir, conf string) (*nodeProc, error) {
 	httpPort, err := freePort("tcp")
 	if err != nil {
 		return nil, err
@@ -248,11 +256,11 @@ func startNode(ctx context.Context, opts Options, sc Scenario, spec NodeSpec, di
 	if err != nil {
 		return nil, err
 	}
-	conf := filepath.Join(dir, spec.ID+".toml")
-	if err := os.WriteFile(conf, nil, 0o644); err != nil {
+	confPath := filepath.Join(dir, spec.ID+".toml")
+	if err := os.WriteFile(confPath, []byte(conf), 0o600); err != nil {
 		return nil, fmt.Errorf("bench: %w", err)
 	}
-	cmd := exec.Command(opts.Exe, "--headless", "--config", conf,
+	cmd := exec.Command(opts.Exe, "--headless", "--config", confPath,
 		"--http", fmt.Sprintf("127.0.0.1:%d", httpPort), "--media-port", strconv.Itoa(mediaPort),
 		"--id", spec.ID, "--region", spec.Region)
 	n := sc.participants()
@@ -291,6 +299,7 @@ type sample struct {
 	at      time.Time
 	cpu     float64
 	metrics scrape
+	api     nodeAPI
 }
 
 func takeSample(ctx context.Context, np *nodeProc) (sample, error) {
@@ -302,7 +311,64 @@ func takeSample(ctx context.Context, np *nodeProc) (sample, error) {
 	if err != nil {
 		return sample{}, err
 	}
-	return sample{at: time.Now(), cpu: cpu, metrics: m}, nil
+	at := time.Now()
+	api, err := getNode(ctx, np.base)
+	if err != nil {
+		return sample{}, err
+	}
+	return sample{at: at, cpu: cpu, metrics: m, api: api}, nil
+}
+
+func sampleAll(ctx context.Context, nodes []*nodeProc) ([]sample, error) {
+	out := make([]sample, len(nodes))
+	for i, np := range nodes {
+		var err error
+		if out[i], err = takeSample(ctx, np); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// startNodes starts the scenario's nodes in order. In a cascade each joins
+// the gossip of those before it, and all share a secret made for the run.
+func startNodes(ctx context.Context, opts Options, sc Scenario, dir string) ([]*nodeProc, error) {
+	specs := sc.nodes()
+	var secret string
+	var ids, join []string
+	if sc.Cascade != nil {
+		var err error
+		if secret, err = newSecret(); err != nil {
+			return nil, err
+		}
+		for _, spec := range specs {
+			ids = append(ids, spec.ID)
+		}
+	}
+	var nodes []*nodeProc
+	for _, spec := range specs {
+		conf := ""
+		if sc.Cascade != nil {
+			conf = cascadeTOML(spec.ID, ids, sc.Cascade, secret, join)
+		}
+		np, err := startNode(ctx, opts, sc, spec, dir, conf)
+		if err != nil {
+			return nodes, err
+		}
+		nodes = append(nodes, np)
+		if sc.Cascade == nil {
+			continue
+		}
+		n, err := getNode(ctx, np.base)
+		if err != nil {
+			return nodes, err
+		}
+		if n.Cascade == nil || n.Cascade.GossipAddr == "" {
+			return nodes, fmt.Errorf("bench: node %s runs without a cascade: %s", spec.ID, lastLines(np.tail(), 3))
+		}
+		join = append(join, n.Cascade.GossipAddr)
+	}
+	return nodes, nil
 }
 
 func runScenario(ctx context.Context, opts Options, sc Scenario, dir string) (Result, error) {
@@ -316,44 +382,45 @@ func runScenario(ctx context.Context, opts Options, sc Scenario, dir string) (Re
 			_ = np.stop(5 * time.Second)
 		}
 	}()
-	for _, spec := range sc.nodes() {
-		np, err := startNode(ctx, opts, sc, spec, dir)
-		if err != nil {
-			return res, err
-		}
-		nodes = append(nodes, np)
-	}
-	node := nodes[0]
-	baseRSS, _, err := memoryKB(node.pid())
+	nodes, err := startNodes(ctx, opts, sc, dir)
 	if err != nil {
 		return res, err
+	}
+	node := nodes[0]
+	var baseRSS uint64
+	bases := make([]uint64, len(nodes))
+	for i, np := range nodes {
+		if bases[i], _, err = memoryKB(np.pid()); err != nil {
+			return res, err
+		}
+		baseRSS += bases[i]
+	}
+	if sc.Cascade != nil {
+		if err := awaitCluster(ctx, nodes, 20*time.Second); err != nil {
+			return res, err
+		}
 	}
 
 	hold := opts.Warmup + opts.Window + time.Second
 	loadJSON := filepath.Join(dir, "load.json")
-	cmd := exec.Command(opts.Exe, "load", "--url", node.base, "--room", "bench",
-		"--rooms", strconv.Itoa(sc.Rooms), "--publishers", strconv.Itoa(sc.Publishers),
-		"--subscribers", strconv.Itoa(sc.Subscribers),
-		"--audio="+strconv.FormatBool(sc.Audio), "--video="+strconv.FormatBool(sc.Video),
-		"--audio-only-subscribers="+strconv.FormatBool(sc.AudioOnlySubscribers),
-		"--duration", hold.String(), "--join-rate", strconv.FormatFloat(opts.JoinRate, 'g', -1, 64),
-		"--log-level", "warn", "--json", loadJSON)
+	cmd := exec.Command(opts.Exe, loadArgs(opts, sc, node.base, hold, loadJSON)...)
 	load, err := startChild("load", cmd, filepath.Join(dir, "load.log"))
 	if err != nil {
 		return res, err
 	}
 	defer func() { _ = load.stop(10 * time.Second) }()
 
+	// In a cascade the participants end up on every node: count them all.
 	want := sc.participants()
 	joinBy := time.Now().Add(time.Duration(float64(want)/opts.JoinRate*float64(time.Second)) + 20*time.Second)
 	seen := 0
 	for {
-		n, err := getNode(ctx, node.base)
-		if err == nil && n.Participants >= want {
+		total, err := participantsOn(ctx, nodes)
+		if err == nil && total >= want {
 			break
 		}
 		if err == nil {
-			seen = n.Participants
+			seen = total
 		}
 		if load.exited() {
 			return res, fmt.Errorf("bench: load generator exited (status %d) before everyone joined: %s",
@@ -372,35 +439,53 @@ func runScenario(ctx context.Context, opts Options, sc Scenario, dir string) (Re
 		return res, ctx.Err()
 	}
 
-	s0, err := takeSample(ctx, node)
+	s0, err := sampleAll(ctx, nodes)
 	if err != nil {
 		return res, err
 	}
 	// The generator shares the machine: when it runs out of CPU, loss and
 	// delays are its own, and the figure says so.
 	gen0, genErr := cpuSeconds(load.pid())
-	var rates []nodeAPI
-	deadline := s0.at.Add(opts.Window)
+	rates := make([][]nodeAPI, len(nodes)) // per node
+	var sumRates []nodeAPI
+	deadline := s0[0].at.Add(opts.Window)
 	for time.Until(deadline) > 0 {
 		if !wait.Sleep(ctx, min(time.Second, time.Until(deadline))) {
 			return res, ctx.Err()
 		}
-		if n, err := getNode(ctx, node.base); err == nil {
-			rates = append(rates, n)
+		var tick []nodeAPI
+		for _, np := range nodes {
+			if n, err := getNode(ctx, np.base); err == nil {
+				tick = append(tick, n)
+			}
 		}
+		if len(tick) < len(nodes) {
+			continue // a sum with a node missing would understate the rate
+		}
+		var sum nodeAPI
+		for i, n := range tick {
+			rates[i] = append(rates[i], n)
+			sum.BitrateIn += n.BitrateIn
+			sum.BitrateOut += n.BitrateOut
+		}
+		sumRates = append(sumRates, sum)
 	}
-	s1, err := takeSample(ctx, node)
+	s1, err := sampleAll(ctx, nodes)
 	if err != nil {
 		return res, err
 	}
-	_, peak, err := memoryKB(node.pid())
-	if err != nil {
-		return res, err
+	var peak uint64
+	peaks := make([]uint64, len(nodes))
+	for i, np := range nodes {
+		if _, peaks[i], err = memoryKB(np.pid()); err != nil {
+			return res, err
+		}
+		peak += peaks[i]
 	}
-	res.Node = nodeFigures(s0, s1, rates, baseRSS, peak, want)
+	res.Node = nodeFigures(sumSamples(s0), sumSamples(s1), sumRates, baseRSS, peak, want)
 	var genCPU float64
 	if gen1, err := cpuSeconds(load.pid()); err == nil && genErr == nil {
-		genCPU = round(100*(gen1-gen0)/s1.at.Sub(s0.at).Seconds(), 1)
+		genCPU = round(100*(gen1-gen0)/s1[0].at.Sub(s0[0].at).Seconds(), 1)
 	}
 
 	if err := load.wait(hold + 60*time.Second); err != nil {
@@ -417,6 +502,12 @@ func runScenario(ctx context.Context, opts Options, sc Scenario, dir string) (Re
 	}
 	nodes = nil
 
+	if sc.Cascade != nil {
+		res.Cascade = cascadeFigures(sc, s0, s1, rates, bases, peaks, rep)
+		// The reflector models one node forwarding; three nodes relaying
+		// to each other have no counterpart there.
+		return res, nil
+	}
 	if !opts.Reflector {
 		return res, nil
 	}
@@ -433,6 +524,53 @@ func runScenario(ctx context.Context, opts Options, sc Scenario, dir string) (Re
 		res.Ratio = round(res.Node.CPUPerPacketUs/rf.CPUPerPacketUs, 2)
 	}
 	return res, nil
+}
+
+// participantsOn counts the participants on all the nodes.
+func participantsOn(ctx context.Context, nodes []*nodeProc) (int, error) {
+	total := 0
+	for _, np := range nodes {
+		n, err := getNode(ctx, np.base)
+		if err != nil {
+			return 0, err
+		}
+		total += n.Participants
+	}
+	return total, nil
+}
+
+// loadArgs is the load generator's command line for a scenario.
+func loadArgs(opts Options, sc Scenario, url string, hold time.Duration, jsonPath string) []string {
+	args := []string{"load", "--url", url, "--room", "bench",
+		"--rooms", strconv.Itoa(sc.Rooms), "--publishers", strconv.Itoa(sc.Publishers),
+		"--subscribers", strconv.Itoa(sc.Subscribers),
+		"--audio=" + strconv.FormatBool(sc.Audio), "--video=" + strconv.FormatBool(sc.Video),
+		"--audio-only-subscribers=" + strconv.FormatBool(sc.AudioOnlySubscribers),
+		"--duration", hold.String(), "--join-rate", strconv.FormatFloat(opts.JoinRate, 'g', -1, 64),
+		"--log-level", "warn", "--json", jsonPath}
+	if sc.Cascade != nil {
+		// Pings split by pair of nodes need more samples than one pooled
+		// figure: a few dozen per pair over the window.
+		args = append(args, "--regions", strings.Join(sc.Cascade.Regions, ","), "--ping-interval", "40ms")
+	}
+	return args
+}
+
+// cascadeFigures are a cascade's figures per node, relay link and pair.
+// A node's participants are its own (its region's); its memory per
+// participant also carries what it holds for the remote ones.
+func cascadeFigures(sc Scenario, s0, s1 []sample, rates [][]nodeAPI, bases, peaks []uint64, rep *loadgen.Report) *CascadeFigures {
+	cf := &CascadeFigures{Redirected: rep.Redirected}
+	specs := sc.nodes()
+	ids := make([]string, len(specs))
+	for i, spec := range specs {
+		ids[i] = spec.ID
+		f := nodeFigures(s0[i], s1[i], rates[i], bases[i], peaks[i], s1[i].api.Participants)
+		cf.Nodes = append(cf.Nodes, CascadeNodeFigures{ID: spec.ID, Region: spec.Region, NodeFigures: f})
+	}
+	cf.Links = linkFigures(s0, s1, sc.Cascade)
+	cf.Pairs = pairFigures(ids, cf.Links, rep, sc.Cascade)
+	return cf
 }
 
 func nodeFigures(s0, s1 sample, rates []nodeAPI, baseKB, peakKB uint64, participants int) NodeFigures {

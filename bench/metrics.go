@@ -13,6 +13,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/switchyard/switchyard/node/snapshot"
 )
 
 // Series the node exports on /metrics (node/metrics.go).
@@ -134,13 +136,17 @@ func quantile(q float64, bs []bucket) float64 {
 	return lower
 }
 
-// nodeAPI is the slice of /api/v1/node the bench reads.
+// nodeAPI is the slice of /api/v1/node (the snapshot's node part) the bench
+// reads; in a cascade, the relay links are its peers.
 type nodeAPI struct {
-	Participants int    `json:"participants"`
-	BitrateOut   int64  `json:"bitrate_out"`
-	BitrateIn    int64  `json:"bitrate_in"`
-	PacketsOut   uint64 `json:"packets_out"`
-	PacketsIn    uint64 `json:"packets_in"`
+	ID           string            `json:"id"`
+	Participants int               `json:"participants"`
+	BitrateOut   int64             `json:"bitrate_out"`
+	BitrateIn    int64             `json:"bitrate_in"`
+	PacketsOut   uint64            `json:"packets_out"`
+	PacketsIn    uint64            `json:"packets_in"`
+	Peers        []snapshot.Peer   `json:"peers"`
+	Cascade      *snapshot.Cascade `json:"cascade"`
 }
 
 var httpClient = &http.Client{Timeout: 5 * time.Second}

@@ -39,6 +39,57 @@ func Table(results []Result) string {
 			num(l.FirstFrameP50Ms, 0), num(l.FirstFrameP95Ms, 0), num(l.LossPct, 3), num(l.GeneratorCPUPercent, 0),
 			num(n.PeakRSSMB, 1), num(n.MemPerParticipantKB, 0))
 	}
+	b.WriteString(cascadeTables(results))
+	return b.String()
+}
+
+// cascadeTables renders the cascade scenarios' nodes and relay links, or
+// nothing when none ran.
+func cascadeTables(results []Result) string {
+	var cs []Result
+	for _, r := range results {
+		if r.Cascade != nil && r.Error == "" {
+			cs = append(cs, r)
+		}
+	}
+	if len(cs) == 0 {
+		return ""
+	}
+	var b strings.Builder
+	b.WriteString("\nCascade scenarios: the main table sums the nodes; the bare reflector models one node, so there is no ratio.\n\n")
+	b.WriteString("| scenario | node | region | participants | CPU % of a core | egress pkt/s | CPU µs/pkt |\n")
+	b.WriteString("|---|---|---|---:|---:|---:|---:|\n")
+	for _, r := range cs {
+		for _, n := range r.Cascade.Nodes {
+			fmt.Fprintf(&b, "| %s | %s | %s | %d | %s | %s | %s |\n", r.Scenario.Name, n.ID, n.Region, n.Participants,
+				num(n.CPUPercent, 1), num(n.EgressPPS, 0), num(n.CPUPerPacketUs, 2))
+		}
+	}
+	b.WriteString("\nRelay links, per direction, over the window (sealed bytes). Skipped: video not sent because nobody behind the link " +
+		"needed it; savings: its share of what Octo would send. NACKed: packets the receiving node asked for; resent: answered from the " +
+		"sender's cache. Added RTT: participant-to-participant ping p50 across the two nodes minus that on one node.\n\n")
+	b.WriteString("| scenario | link | q / h / f / audio kbit/s | skipped kbit/s | savings % | NACKed / resent | relay RTT ms | emulated RTT ms | added RTT ms |\n")
+	b.WriteString("|---|---|---:|---:|---:|---:|---:|---:|---:|\n")
+	for _, r := range cs {
+		for _, l := range r.Cascade.Links {
+			kbit := func(k string) string { return num(l.BytesPerSec[k]*8/1000, 0) }
+			added := "—"
+			for _, p := range r.Cascade.Pairs {
+				if (p.A == l.From && p.B == l.To) || (p.A == l.To && p.B == l.From) {
+					if p.AddedRTTSource != "" {
+						added = num(p.AddedRTTMs, 1)
+						if p.AddedRTTSource != sourcePings {
+							added += " (" + p.AddedRTTSource + ")"
+						}
+					}
+				}
+			}
+			fmt.Fprintf(&b, "| %s | %s→%s | %s / %s / %s / %s | %s | %s | %d / %d | %s | %s | %s |\n",
+				r.Scenario.Name, l.From, l.To, kbit("q"), kbit("h"), kbit("f"), kbit("audio"),
+				num(l.SkippedBytesPerSec*8/1000, 0), num(l.SavingsPct, 1), l.NACKsByReceiver, l.NACKsAnswered,
+				num(l.RelayRTTMs, 1), num(2*l.EmulatedDelayMs, 0), added)
+		}
+	}
 	return b.String()
 }
 

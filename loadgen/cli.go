@@ -35,6 +35,7 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.BoolVar(&cfg.PublishAudio, "audio", cfg.PublishAudio, "publishers send Opus audio")
 	fs.BoolVar(&cfg.PublishVideo, "video", cfg.PublishVideo, "publishers send VP8 simulcast video (q, h, f)")
 	fs.BoolVar(&cfg.AudioOnlySubscribers, "audio-only-subscribers", cfg.AudioOnlySubscribers, "subscribers ask for no video")
+	fs.StringSliceVar(&cfg.Regions, "regions", nil, "regions given to each room's participants in turn, publishers first, e.g. us,eu,ap (a cascade redirects each to a node of its region)")
 	fs.IntVar(&cfg.MaxHeight, "max-height", cfg.MaxHeight, "tile height every receiver asks for (0: no constraint)")
 	fs.DurationVarP(&cfg.Duration, "duration", "d", cfg.Duration, "how long to hold the load once everyone joined")
 	fs.Float64Var(&cfg.JoinRate, "join-rate", cfg.JoinRate, "joins started per second")

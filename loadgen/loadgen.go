@@ -29,6 +29,10 @@ type Config struct {
 	AudioOnlySubscribers bool
 	// MaxHeight caps the layer every receiver asks for (0: no constraint).
 	MaxHeight int
+	// Regions, when set, are given to the participants of each room in
+	// turn (publishers first), so that in a cascade the node they dial
+	// redirects them to a node of their region.
+	Regions []string
 
 	Duration     time.Duration // how long to hold the load once everyone has joined
 	JoinRate     float64       // joins started per second
@@ -83,6 +87,11 @@ func (c Config) Validate() error {
 	if c.AudioOnlySubscribers && !c.PublishAudio && c.Subscribers > 0 {
 		errs = append(errs, errors.New("audio-only subscribers need publishers that publish audio"))
 	}
+	for i, r := range c.Regions {
+		if strings.TrimSpace(r) == "" || strings.ContainsAny(r, ", ") {
+			errs = append(errs, fmt.Errorf("region %d %q: want a name without spaces or commas", i+1, r))
+		}
+	}
 	if c.MaxHeight < 0 {
 		errs = append(errs, fmt.Errorf("max height %d is negative", c.MaxHeight))
 	}
@@ -129,6 +138,7 @@ func signalURL(base string) (string, error) {
 type participant struct {
 	room      int
 	name      string
+	region    string // "" when the run names no regions
 	publisher bool
 	// measured says whether its time to first frame counts, and wantVideo
 	// whether that frame is video (else the first audio packet).
@@ -189,13 +199,14 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 	}
 	after := receivedAll(joined)
 	rep.WindowSec = time.Since(t0).Seconds()
-	rtts, pingFails := pings.stop()
+	rtts, byNodes, pingFails := pings.stop()
 	close(r.stopWatch)
 	r.watchers.Wait()
 
 	rep.fillJoins(r)
 	rep.fillTraffic(r, joined, before, after)
 	rep.RTTMs = summarize(rtts)
+	rep.fillNodes(joined, byNodes)
 	rep.PingFailures = pingFails
 	for _, p := range joined {
 		select {
@@ -235,6 +246,7 @@ func (r *run) plan() {
 		for room := range cfg.Rooms {
 			r.pubs = append(r.pubs, &participant{
 				room: room, name: fmt.Sprintf("pub-%d-%d", room+1, i+1), publisher: true,
+				region:   regionOf(cfg.Regions, i),
 				measured: cfg.Subscribers == 0 && i > 0, wantVideo: cfg.PublishVideo,
 			})
 		}
@@ -243,10 +255,21 @@ func (r *run) plan() {
 		for room := range cfg.Rooms {
 			r.subs = append(r.subs, &participant{
 				room: room, name: fmt.Sprintf("sub-%d-%d", room+1, i+1),
+				region:   regionOf(cfg.Regions, cfg.Publishers+i),
 				measured: true, wantVideo: cfg.PublishVideo && !cfg.AudioOnlySubscribers,
 			})
 		}
 	}
+}
+
+// regionOf is the region of a room's i-th participant (publishers counted
+// first): the regions in turn, so each gets its share of publishers and
+// subscribers when the counts allow.
+func regionOf(regions []string, i int) string {
+	if len(regions) == 0 {
+		return ""
+	}
+	return regions[i%len(regions)]
 }
 
 // joinAll starts one join every 1/JoinRate seconds and waits for them all.
@@ -282,7 +305,7 @@ func (r *run) joinAll(ctx context.Context, ps []*participant) error {
 
 func (r *run) join(ctx context.Context, p *participant) {
 	o := client.Options{
-		URL: r.wsURL, Room: r.roomName(p.room), Name: p.name,
+		URL: r.wsURL, Room: r.roomName(p.room), Name: p.name, Region: p.region,
 		MaxHeight: r.cfg.MaxHeight,
 		Logger:    r.log.With("participant", p.name),
 	}
@@ -438,11 +461,24 @@ type pinger struct {
 	mu     sync.Mutex
 	rtts   []float64 // ms
 	fails  int
+	// byNodes are the same round trips by the pair of nodes the two
+	// participants are on, so that a cascade's relay hop can be told apart.
+	byNodes map[nodePair][]float64
+}
+
+// nodePair names two nodes in order, so that a→b and b→a pings pool.
+type nodePair struct{ a, b string }
+
+func pairOf(x, y string) nodePair {
+	if y < x {
+		x, y = y, x
+	}
+	return nodePair{x, y}
 }
 
 func (r *run) startPings(ps []*participant) *pinger {
 	ctx, cancel := context.WithCancel(context.Background())
-	pg := &pinger{cancel: cancel, done: make(chan struct{})}
+	pg := &pinger{cancel: cancel, done: make(chan struct{}), byNodes: map[nodePair][]float64{}}
 	if r.cfg.PingInterval == 0 {
 		close(pg.done)
 		return pg
@@ -487,7 +523,10 @@ func (r *run) startPings(ps []*participant) *pinger {
 				defer pg.mu.Unlock()
 				switch {
 				case err == nil:
-					pg.rtts = append(pg.rtts, float64(rtt.Microseconds())/1000)
+					ms := float64(rtt.Microseconds()) / 1000
+					pg.rtts = append(pg.rtts, ms)
+					k := pairOf(from.c.Node(), to.c.Node())
+					pg.byNodes[k] = append(pg.byNodes[k], ms)
 				case ctx.Err() == nil:
 					pg.fails++
 					r.log.Debug("ping failed", "from", from.name, "to", to.name, "err", err)
@@ -498,14 +537,15 @@ func (r *run) startPings(ps []*participant) *pinger {
 	return pg
 }
 
-// stop ends the pings and returns the round trips (ms) and failures.
-func (pg *pinger) stop() ([]float64, int) {
+// stop ends the pings and returns the round trips (ms), the same by pair of
+// nodes, and the failures.
+func (pg *pinger) stop() ([]float64, map[nodePair][]float64, int) {
 	pg.cancel()
 	<-pg.done
 	pg.wg.Wait()
 	pg.mu.Lock()
 	defer pg.mu.Unlock()
-	return pg.rtts, pg.fails
+	return pg.rtts, pg.byNodes, pg.fails
 }
 
 func firstOr(s []string, def string) string {

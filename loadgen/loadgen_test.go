@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -93,6 +94,8 @@ func TestMainRefusesNonsense(t *testing.T) {
 		{"hostless url", []string{"--url", "http://"}, "no host"},
 		{"bad log level", []string{"--log-level", "loud"}, "log-level"},
 		{"bad duration", []string{"-d", "soon"}, "invalid argument"},
+		{"empty region", []string{"--regions", "us,,ap"}, "region 2"},
+		{"spaced region", []string{"--regions", "us, eu"}, "region 2"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -205,5 +208,79 @@ func TestFirstMedia(t *testing.T) {
 	got, ok := firstMedia(map[string]client.Stream{"a": {Keyframes: 3, LastKeyframe: t0}}, true)
 	if !ok || got.Before(before) {
 		t.Errorf("several keyframes: %v, %v; want a time no earlier than the call", got, ok)
+	}
+}
+
+func TestPlanRegions(t *testing.T) {
+	tests := []struct {
+		name             string
+		regions          []string
+		rooms, pubs, sub int
+		want             map[string]string // participant name to region
+	}{
+		{"no regions", nil, 1, 2, 1, map[string]string{"pub-1-1": "", "pub-1-2": "", "sub-1-1": ""}},
+		{"one region", []string{"eu"}, 1, 1, 2, map[string]string{"pub-1-1": "eu", "sub-1-1": "eu", "sub-1-2": "eu"}},
+		{"three regions, publishers first", []string{"us", "eu", "ap"}, 1, 3, 4, map[string]string{
+			"pub-1-1": "us", "pub-1-2": "eu", "pub-1-3": "ap",
+			"sub-1-1": "us", "sub-1-2": "eu", "sub-1-3": "ap", "sub-1-4": "us"}},
+		{"turns restart in every room", []string{"us", "eu"}, 2, 1, 2, map[string]string{
+			"pub-1-1": "us", "pub-2-1": "us", "sub-1-1": "eu", "sub-2-1": "eu", "sub-1-2": "us", "sub-2-2": "us"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg := DefaultConfig()
+			cfg.Regions, cfg.Rooms, cfg.Publishers, cfg.Subscribers = tt.regions, tt.rooms, tt.pubs, tt.sub
+			r := &run{cfg: cfg}
+			r.plan()
+			got := map[string]string{}
+			for _, p := range r.all() {
+				got[p.name] = p.region
+			}
+			if len(got) != len(tt.want) {
+				t.Fatalf("planned %v, want %v", got, tt.want)
+			}
+			for name, region := range tt.want {
+				if got[name] != region {
+					t.Errorf("%s in region %q, want %q", name, got[name], region)
+				}
+			}
+		})
+	}
+}
+
+func TestSplitRTT(t *testing.T) {
+	tests := []struct {
+		name  string
+		in    map[nodePair][]float64
+		nodes int
+		pairs []PairRTT
+		same  *Summary
+	}{
+		{"one node", map[nodePair][]float64{{"a", "a"}: {1, 2}}, 1, nil, nil},
+		{"no pings", nil, 3, nil, nil},
+		{"cross only", map[nodePair][]float64{{"eu", "us"}: {41, 43, 42}}, 2,
+			[]PairRTT{{A: "eu", B: "us", RTT: Summary{N: 3, P50: 42, P95: 43, Mean: 42, Max: 43}}}, nil},
+		{"same pooled, pairs in order", map[nodePair][]float64{
+			{"us", "us"}: {2, 4}, {"ap", "eu"}: {80}, {"eu", "eu"}: {3}, {"eu", "us"}: {40},
+		}, 3, []PairRTT{
+			{A: "ap", B: "eu", RTT: Summary{N: 1, P50: 80, P95: 80, Mean: 80, Max: 80}},
+			{A: "eu", B: "eu", RTT: Summary{N: 1, P50: 3, P95: 3, Mean: 3, Max: 3}},
+			{A: "eu", B: "us", RTT: Summary{N: 1, P50: 40, P95: 40, Mean: 40, Max: 40}},
+			{A: "us", B: "us", RTT: Summary{N: 2, P50: 2, P95: 4, Mean: 3, Max: 4}},
+		}, &Summary{N: 3, P50: 3, P95: 4, Mean: 3, Max: 4}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			pairs, same := splitRTT(tt.in, tt.nodes)
+			if !slices.Equal(pairs, tt.pairs) {
+				t.Errorf("pairs %+v, want %+v", pairs, tt.pairs)
+			}
+			if (same == nil) != (tt.same == nil) || (same != nil && *same != *tt.same) {
+				t.Errorf("same-node %+v, want %+v", same, tt.same)
+			}
+		})
+	}
+	if pairOf("us", "eu") != pairOf("eu", "us") {
+		t.Error("pairOf depends on the order")
 	}
 }

@@ -49,27 +49,46 @@ type Report struct {
 	RTTMs        Summary  `json:"rtt_ms"` // participant to participant through the node
 	PingFailures int      `json:"ping_failures"`
 	Ended        []string `json:"ended,omitempty"` // participants the node dropped during the run
+
+	// Nodes counts joined participants by the node they ended up on (after
+	// redirects); Redirected those that were sent on by the node they dialled.
+	Nodes      map[string]int `json:"nodes"`
+	Redirected int            `json:"redirected,omitempty"`
+	// When participants were on more than one node (a cascade), RTTByNodes
+	// splits RTTMs by the two participants' nodes (A == B: both on one
+	// node) and RTTSameNodeMs pools the pairs on one node, the baseline
+	// against which a relay hop's delay shows.
+	RTTByNodes    []PairRTT `json:"rtt_by_nodes,omitempty"`
+	RTTSameNodeMs *Summary  `json:"rtt_same_node_ms,omitempty"`
+}
+
+// PairRTT is the end-to-end round trip between participants on nodes A and B.
+type PairRTT struct {
+	A   string  `json:"a"`
+	B   string  `json:"b"`
+	RTT Summary `json:"rtt_ms"`
 }
 
 // ReportConfig echoes the run's parameters.
 type ReportConfig struct {
-	URL                  string  `json:"url"`
-	Rooms                int     `json:"rooms"`
-	Publishers           int     `json:"publishers_per_room"`
-	Subscribers          int     `json:"subscribers_per_room"`
-	PublishAudio         bool    `json:"publish_audio"`
-	PublishVideo         bool    `json:"publish_video"`
-	AudioOnlySubscribers bool    `json:"audio_only_subscribers"`
-	MaxHeight            int     `json:"max_height"`
-	DurationSec          float64 `json:"duration_sec"`
-	JoinRate             float64 `json:"join_rate"`
+	URL                  string   `json:"url"`
+	Rooms                int      `json:"rooms"`
+	Publishers           int      `json:"publishers_per_room"`
+	Subscribers          int      `json:"subscribers_per_room"`
+	PublishAudio         bool     `json:"publish_audio"`
+	PublishVideo         bool     `json:"publish_video"`
+	AudioOnlySubscribers bool     `json:"audio_only_subscribers"`
+	MaxHeight            int      `json:"max_height"`
+	Regions              []string `json:"regions,omitempty"`
+	DurationSec          float64  `json:"duration_sec"`
+	JoinRate             float64  `json:"join_rate"`
 }
 
 func reportConfig(c Config) ReportConfig {
 	return ReportConfig{
 		URL: c.URL, Rooms: c.Rooms, Publishers: c.Publishers, Subscribers: c.Subscribers,
 		PublishAudio: c.PublishAudio, PublishVideo: c.PublishVideo,
-		AudioOnlySubscribers: c.AudioOnlySubscribers, MaxHeight: c.MaxHeight,
+		AudioOnlySubscribers: c.AudioOnlySubscribers, MaxHeight: c.MaxHeight, Regions: c.Regions,
 		DurationSec: c.Duration.Seconds(), JoinRate: c.JoinRate,
 	}
 }
@@ -239,6 +258,46 @@ func (rep *Report) fillTraffic(r *run, joined []*participant, before, after []ma
 	rep.SubscriberKbps = summarize(kbps)
 }
 
+// fillNodes counts participants per node and, when they were spread over
+// several, splits the pings by pair of nodes.
+func (rep *Report) fillNodes(joined []*participant, byNodes map[nodePair][]float64) {
+	rep.Nodes = map[string]int{}
+	for _, p := range joined {
+		rep.Nodes[p.c.Node()]++
+		if p.c.Redirects() > 0 {
+			rep.Redirected++
+		}
+	}
+	rep.RTTByNodes, rep.RTTSameNodeMs = splitRTT(byNodes, len(rep.Nodes))
+}
+
+// splitRTT summarises round trips by pair of nodes, in order of the pair,
+// and pools the same-node pairs. With one node there is nothing to split.
+func splitRTT(byNodes map[nodePair][]float64, nodes int) ([]PairRTT, *Summary) {
+	if nodes < 2 || len(byNodes) == 0 {
+		return nil, nil
+	}
+	keys := slices.SortedFunc(maps.Keys(byNodes), func(x, y nodePair) int {
+		if c := strings.Compare(x.a, y.a); c != 0 {
+			return c
+		}
+		return strings.Compare(x.b, y.b)
+	})
+	var pairs []PairRTT
+	var same []float64
+	for _, k := range keys {
+		pairs = append(pairs, PairRTT{A: k.a, B: k.b, RTT: summarize(byNodes[k])})
+		if k.a == k.b {
+			same = append(same, byNodes[k]...)
+		}
+	}
+	if len(same) == 0 {
+		return pairs, nil
+	}
+	s := summarize(same)
+	return pairs, &s
+}
+
 // WriteText prints the report for a person.
 func (rep *Report) WriteText(w io.Writer) error {
 	c := rep.Config
@@ -261,6 +320,16 @@ func (rep *Report) WriteText(w io.Writer) error {
 	}
 	fmt.Fprintf(&b, "  rtt           p50 %7.2f ms  p95 %7.2f ms  (n=%d, %d failed)\n",
 		rep.RTTMs.P50, rep.RTTMs.P95, rep.RTTMs.N, rep.PingFailures)
+	if len(rep.Nodes) > 1 {
+		b.WriteString("  nodes        ")
+		for _, k := range slices.Sorted(maps.Keys(rep.Nodes)) {
+			fmt.Fprintf(&b, " %s: %d", k, rep.Nodes[k])
+		}
+		fmt.Fprintf(&b, "  (%d redirected)\n", rep.Redirected)
+		for _, p := range rep.RTTByNodes {
+			fmt.Fprintf(&b, "  rtt %s↔%s  p50 %7.2f ms  p95 %7.2f ms  (n=%d)\n", p.A, p.B, p.RTT.P50, p.RTT.P95, p.RTT.N)
+		}
+	}
 	for _, e := range rep.Ended {
 		fmt.Fprintf(&b, "  ended early: %s\n", e)
 	}
