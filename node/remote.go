@@ -38,9 +38,25 @@ type remoteParticipant struct {
 	measured map[string]float64
 	muted    bool
 
-	repMu    sync.Mutex // guards trackers and ssrcs
+	repMu    sync.Mutex // guards trackers, ssrcs and wanted
 	trackers [tagAudio + 1]repair.Tracker
 	ssrcs    [tagAudio + 1]uint32
+	wanted   uint8 // video layers this node asks for, as of the last wants
+}
+
+// noteWanted restarts gap tracking on each video layer this node starts or
+// stops asking for: the previous node skips a layer nobody here wants, and
+// the sequence numbers it skipped are not loss to repair.
+func (rp *remoteParticipant) noteWanted(mask uint8) {
+	rp.repMu.Lock()
+	defer rp.repMu.Unlock()
+	changed := mask ^ rp.wanted
+	rp.wanted = mask
+	for layer := range media.MaxLayers {
+		if changed&(1<<layer) != 0 {
+			rp.trackers[videoTag(layer)].Reset()
+		}
+	}
 }
 
 func (rp *remoteParticipant) info() signal.Participant {
@@ -628,6 +644,13 @@ func (r *Room) wants() []control.Want {
 		}
 		p.mu.Unlock()
 	}
+	r.mu.Lock()
+	for _, rp := range r.remotes {
+		if v := rp.video.Load(); v != nil {
+			rp.noteWanted(need[v])
+		}
+	}
+	r.mu.Unlock()
 	var out []control.Want
 	for up, mask := range need {
 		if mask != 0 {

@@ -72,6 +72,15 @@ func (t *Tracker) Push(seq uint16, now int64) bool {
 	return false
 }
 
+// Reset forgets the stream's position and what it missed: the previous node
+// is about to pause or resume it on purpose, and the jump in sequence
+// numbers that follows is not loss.
+func (t *Tracker) Reset() {
+	t.Lost += uint64(t.n)
+	t.n = 0
+	t.started = false
+}
+
 func (t *Tracker) add(seq uint16, now int64) {
 	t.Gaps++
 	if t.n == MaxMissing {

@@ -10,6 +10,7 @@ const ms = int64(time.Millisecond)
 
 func TestTracker(t *testing.T) {
 	type step struct {
+		reset    bool     // Reset before the arrivals
 		push     []uint16 // arrivals at this step
 		at       int64    // ms
 		due      []uint16 // what Due returns after the arrivals
@@ -51,11 +52,22 @@ func TestTracker(t *testing.T) {
 			{push: []uint16{1, 3}, at: 0, due: []uint16{2}},
 			{push: []uint16{3000}, at: 5, due: nil},
 		}, 0, 1},
+		{"a short pause announced by Reset is not loss", []step{
+			{push: []uint16{10, 11}, at: 0},
+			{reset: true, push: []uint16{60, 61}, at: 500, due: nil},
+		}, 0, 0},
+		{"Reset gives up on what was pending", []step{
+			{push: []uint16{1, 3}, at: 0, due: []uint16{2}},
+			{reset: true, push: []uint16{20, 22}, at: 10, due: []uint16{21}},
+		}, 0, 1},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var tr Tracker
 			for i, s := range tt.steps {
+				if s.reset {
+					tr.Reset()
+				}
 				rep := 0
 				for _, q := range s.push {
 					if tr.Push(q, s.at*ms) {
