@@ -118,3 +118,57 @@ func BenchmarkForwardPath(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*receivers), "ns/forwarded-pkt")
 }
+
+// heldBatch checks that every write of a fan-out happens while held.
+type heldBatch struct {
+	held, holds   int
+	writesOutside int
+}
+
+func (b *heldBatch) Hold()    { b.held++; b.holds++ }
+func (b *heldBatch) Release() { b.held-- }
+
+type batchCheckWriter struct {
+	countingWriter
+	b *heldBatch
+}
+
+func (w *batchCheckWriter) WriteRTP(h *rtp.Header, payload []byte) (int, error) {
+	if w.b.held == 0 {
+		w.b.writesOutside++
+	}
+	return w.countingWriter.WriteRTP(h, payload)
+}
+
+func TestFanOutIsBatched(t *testing.T) {
+	for _, receivers := range []int{1, 3} {
+		b := &heldBatch{}
+		up := NewUpTrack(UpTrackConfig{Publisher: "pub", Kind: webrtc.RTPCodecTypeVideo, Codec: vp8Codec, Batch: b})
+		up.layers[0].present.Store(true)
+		for i := range receivers {
+			d := NewDownTrack(up)
+			w := &batchCheckWriter{b: b}
+			if _, err := d.Bind(recordingBind{bindContext: bindContext{ssrc: webrtc.SSRC(10 + i)}, w: nil}); err != nil {
+				t.Fatal(err)
+			}
+			d.mu.Lock()
+			d.writer = w
+			d.mu.Unlock()
+			up.AddSink(d)
+		}
+		var vp8 codec.VP8
+		var win dedup.Window
+		for i := range 5 {
+			p := vp8Packet(uint16(i), uint32(3000*i), uint16(i), i == 0)
+			up.handle(0, &p, &vp8, &win, time.Now())
+		}
+		wantHolds, wantOutside := 5, 0
+		if receivers == 1 {
+			wantHolds, wantOutside = 0, 5 // one copy is sent as it is
+		}
+		if b.holds != wantHolds || b.writesOutside != wantOutside || b.held != 0 {
+			t.Errorf("%d receivers: %d holds, %d writes outside a hold, %d still held; want %d, %d, 0",
+				receivers, b.holds, b.writesOutside, b.held, wantHolds, wantOutside)
+		}
+	}
+}

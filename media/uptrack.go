@@ -56,6 +56,13 @@ type Sink interface {
 	WriteRTP(p *Packet)
 }
 
+// Batcher holds the writes of one fan-out so that they leave in one system
+// call; see internal/udpbatch. Release must follow every Hold.
+type Batcher interface {
+	Hold()
+	Release()
+}
+
 // KeyframeRequester asks a publisher for a keyframe on one layer.
 type KeyframeRequester interface {
 	RequestKeyframe(layer int)
@@ -78,6 +85,9 @@ type UpTrackConfig struct {
 	// Observe, if set, is told how long each packet took from read to the
 	// last sink (forwarding delay, for metrics).
 	Observe func(d time.Duration)
+	// Batch, if set, is held while one packet is written to every sink,
+	// so the socket sends the copies together.
+	Batch Batcher
 	// Remote marks a track relayed from another node: packets come through
 	// Feed, and Layers reports what the publisher's node advertises, since
 	// this node receives only the layers someone here needs.
@@ -267,8 +277,18 @@ func (u *UpTrack) handle(layer int, pkt *rtp.Packet, vp8 *codec.VP8, win *dedup.
 			l.keyframes.Add(1)
 		}
 	}
-	for _, s := range *u.sinks.Load() {
-		s.WriteRTP(p)
+	sinks := *u.sinks.Load()
+	// One copy gains nothing from batching and pays for the queue.
+	if b := u.cfg.Batch; b != nil && len(sinks) > 1 {
+		b.Hold()
+		for _, s := range sinks {
+			s.WriteRTP(p)
+		}
+		b.Release()
+	} else {
+		for _, s := range sinks {
+			s.WriteRTP(p)
+		}
 	}
 	if u.cfg.Observe != nil {
 		u.cfg.Observe(time.Since(now))

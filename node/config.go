@@ -42,6 +42,9 @@ type Config struct {
 	// InitialBitrate and MaxBitrate bound the per-receiver bandwidth estimate.
 	InitialBitrate int
 	MaxBitrate     int
+	// BatchWrites sends the copies of one forwarded packet with one
+	// sendmmsg instead of a sendto each (Linux; elsewhere it has no effect).
+	BatchWrites bool
 
 	// Cascade joins this node to others so that one conference can span them.
 	Cascade CascadeConfig
@@ -99,6 +102,7 @@ func DefaultConfig() Config {
 		GoneAfter:       4 * time.Second,
 		InitialBitrate:  2_500_000,
 		MaxBitrate:      8_000_000,
+		BatchWrites:     true,
 		Cascade: CascadeConfig{
 			RelayAddr:    "127.0.0.1:4096",
 			GossipAddr:   "127.0.0.1:7946",

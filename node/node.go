@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/switchyard/switchyard/internal/udpbatch"
 	"log/slog"
 	"math"
 	"net"
@@ -38,6 +39,7 @@ type Node struct {
 	metrics *metrics
 
 	udpConn *net.UDPConn
+	batch   *udpbatch.Conn // nil unless cfg.BatchWrites
 	udpMux  ice.UDPMux
 	httpLn  net.Listener
 	http    *http.Server
@@ -96,7 +98,16 @@ func (n *Node) Start(ctx context.Context) error {
 		return fmt.Errorf("node: media port %s: %w", udpAddr, err)
 	}
 	n.udpConn = conn
-	n.udpMux = webrtc.NewICEUDPMux(nil, conn)
+	var pc net.PacketConn = conn
+	if n.cfg.BatchWrites {
+		bc, err := udpbatch.New(conn, udpbatch.WithLogger(n.log.With("part", "udpbatch")))
+		if err != nil {
+			_ = conn.Close()
+			return fmt.Errorf("node: media port %s: %w", udpAddr, err)
+		}
+		n.batch, pc = bc, bc
+	}
+	n.udpMux = webrtc.NewICEUDPMux(nil, pc)
 	ln, err := net.Listen("tcp", n.cfg.HTTPAddr)
 	if err != nil {
 		_ = n.udpMux.Close()

@@ -282,6 +282,9 @@ func (p *Participant) onTrack(track *webrtc.TrackRemote, receiver *webrtc.RTPRec
 			},
 			Observe: p.node.metrics.observeForward,
 		}
+		if b := p.node.batch; b != nil {
+			cfg.Batch = b
+		}
 		if track.Kind() == webrtc.RTPCodecTypeAudio {
 			cfg.AudioLevelExt = p.extensionID(receiver, extAudioLevel)
 			spk := p.speaker

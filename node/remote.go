@@ -428,6 +428,9 @@ func (r *Room) remoteUpTrack(c *cluster, rp *remoteParticipant, kind webrtc.RTPC
 		spk := rp.speaker
 		cfg.OnAudioLevel = func(level uint8, voice bool, at time.Time) { spk.Level(level, voice, at) }
 	}
+	if b := c.n.batch; b != nil {
+		cfg.Batch = b
+	}
 	return media.NewUpTrack(cfg)
 }
 
