@@ -152,9 +152,8 @@ func (d *DownTrack) WriteRTP(p *Packet) {
 		Keyframe:  p.Keyframe,
 		Arrival:   p.Arrival,
 	}
-	if v := p.VP8; v != nil {
-		fp.HasPictureID, fp.PictureID, fp.PictureIDBits = v.HasPictureID, v.PictureID, v.PictureIDBits
-		fp.HasTL0, fp.TL0PICIDX = v.HasTL0, v.TL0PICIDX
+	if p.VP8 != nil {
+		setVP8(&fp, p.VP8)
 	}
 	if t := int(d.want.Load()); t != d.fwd.Target() {
 		d.fwd.SetTarget(t)
@@ -171,6 +170,28 @@ func (d *DownTrack) WriteRTP(p *Packet) {
 	}
 }
 
+// setVP8 copies the descriptor fields the forwarder rewrites.
+func setVP8(fp *forward.Packet, v *codec.VP8) {
+	fp.HasPictureID, fp.PictureID, fp.PictureIDBits = v.HasPictureID, v.PictureID, v.PictureIDBits
+	fp.HasTL0, fp.TL0PICIDX = v.HasTL0, v.TL0PICIDX
+}
+
+// write sends payload with the rewritten header; called with mu held.
+func (d *DownTrack) write(marker bool, out forward.Out, payload []byte) error {
+	// A field, not a local: handing a local's address to the writer interface
+	// would move it to the heap on every packet.
+	d.hdr = rtp.Header{
+		Version:        2,
+		Marker:         marker,
+		PayloadType:    d.pt,
+		SequenceNumber: out.Seq,
+		Timestamp:      out.Timestamp,
+		SSRC:           d.ssrc.Load(),
+	}
+	_, err := d.writer.WriteRTP(&d.hdr, payload)
+	return err
+}
+
 // send writes a forwarded packet; called with mu held.
 func (d *DownTrack) send(p *Packet, out forward.Out) {
 	payload := p.Payload
@@ -179,17 +200,7 @@ func (d *DownTrack) send(p *Packet, out forward.Out) {
 		payload = d.payload[:n]
 		codec.RewriteVP8(payload, p.VP8, out.PictureID, out.TL0PICIDX)
 	}
-	// A field, not a local: handing a local's address to the writer interface
-	// would move it to the heap on every packet.
-	d.hdr = rtp.Header{
-		Version:        2,
-		Marker:         p.Header.Marker,
-		PayloadType:    d.pt,
-		SequenceNumber: out.Seq,
-		Timestamp:      out.Timestamp,
-		SSRC:           d.ssrc.Load(),
-	}
-	if _, err := d.writer.WriteRTP(&d.hdr, payload); err != nil {
+	if err := d.write(p.Header.Marker, out, payload); err != nil {
 		if d.WriteErrors.Add(1) == 1 {
 			first := err
 			d.firstErr.Store(&first)
@@ -237,31 +248,21 @@ func (d *DownTrack) retransmit(seq uint16) {
 	if !ok {
 		return
 	}
-	marker, ts, payload, ok := d.up.cached(layer, in, d.rtxBuf[:])
+	orig, payload, ok := d.up.Cached(layer, in, d.rtxBuf[:])
 	if !ok {
 		return
 	}
-	fp := forward.Packet{Layer: layer, Seq: in, Timestamp: ts}
+	fp := forward.Packet{Layer: layer, Seq: in, Timestamp: orig.Timestamp}
 	vp8 := d.up.isVP8 && codec.ParseVP8(payload, &d.rtxVP8) == nil
 	if vp8 {
-		v := &d.rtxVP8
-		fp.HasPictureID, fp.PictureID, fp.PictureIDBits = v.HasPictureID, v.PictureID, v.PictureIDBits
-		fp.HasTL0, fp.TL0PICIDX = v.HasTL0, v.TL0PICIDX
+		setVP8(&fp, &d.rtxVP8)
 	}
 	out := m.Apply(&fp)
 	if vp8 && (fp.HasPictureID || fp.HasTL0) {
 		// payload is our copy: rewrite it in place.
 		codec.RewriteVP8(payload, &d.rtxVP8, out.PictureID, out.TL0PICIDX)
 	}
-	d.hdr = rtp.Header{
-		Version:        2,
-		Marker:         marker,
-		PayloadType:    d.pt,
-		SequenceNumber: out.Seq,
-		Timestamp:      out.Timestamp,
-		SSRC:           d.ssrc.Load(),
-	}
-	if _, err := d.writer.WriteRTP(&d.hdr, payload); err == nil {
+	if d.write(orig.Marker, out, payload) == nil {
 		d.Retransmits.Add(1)
 	}
 }

@@ -63,11 +63,6 @@ type Batcher interface {
 	Release()
 }
 
-// KeyframeRequester asks a publisher for a keyframe on one layer.
-type KeyframeRequester interface {
-	RequestKeyframe(layer int)
-}
-
 // UpTrackConfig describes a published track.
 type UpTrackConfig struct {
 	Publisher string // participant id
@@ -279,16 +274,15 @@ func (u *UpTrack) handle(layer int, pkt *rtp.Packet, vp8 *codec.VP8, win *dedup.
 	}
 	sinks := *u.sinks.Load()
 	// One copy gains nothing from batching and pays for the queue.
-	if b := u.cfg.Batch; b != nil && len(sinks) > 1 {
-		b.Hold()
-		for _, s := range sinks {
-			s.WriteRTP(p)
-		}
-		b.Release()
-	} else {
-		for _, s := range sinks {
-			s.WriteRTP(p)
-		}
+	batch := u.cfg.Batch != nil && len(sinks) > 1
+	if batch {
+		u.cfg.Batch.Hold()
+	}
+	for _, s := range sinks {
+		s.WriteRTP(p)
+	}
+	if batch {
+		u.cfg.Batch.Release()
 	}
 	if u.cfg.Observe != nil {
 		u.cfg.Observe(time.Since(now))
@@ -325,22 +319,32 @@ func (u *UpTrack) remember(l *upLayer, pkt *rtp.Packet) {
 	c.StoreParts(pkt.SequenceNumber, h[:], pkt.Payload)
 }
 
-// cached copies a recent packet of a layer into dst (at least
-// cache.SlotSize bytes) and returns its marker bit, timestamp and payload,
-// a slice of dst. Any goroutine.
-func (u *UpTrack) cached(layer int, seq uint16, dst []byte) (marker bool, ts uint32, payload []byte, ok bool) {
+// Cached copies a recent packet of a layer into dst (at least
+// cache.SlotSize bytes) and returns it as the publisher sent it: its header
+// (without extensions) and its payload, a slice of dst. Receivers' and the
+// next node's NACKs are both answered from here. Any goroutine.
+func (u *UpTrack) Cached(layer int, seq uint16, dst []byte) (hdr rtp.Header, payload []byte, ok bool) {
 	if layer < 0 || layer >= MaxLayers {
-		return false, 0, nil, false
+		return hdr, nil, false
 	}
-	c := u.layers[layer].cache.Load()
+	l := &u.layers[layer]
+	c := l.cache.Load()
 	if c == nil {
-		return false, 0, nil, false
+		return hdr, nil, false
 	}
 	n, ok := c.Load(seq, dst)
 	if !ok || n < cachedHeadLen {
-		return false, 0, nil, false
+		return hdr, nil, false
 	}
-	return dst[0]&1 != 0, binary.BigEndian.Uint32(dst[1:]), dst[cachedHeadLen:n], true
+	hdr = rtp.Header{
+		Version:        2,
+		Marker:         dst[0]&1 != 0,
+		PayloadType:    uint8(u.cfg.Codec.PayloadType),
+		SequenceNumber: seq,
+		Timestamp:      binary.BigEndian.Uint32(dst[1:]),
+		SSRC:           l.ssrc.Load(),
+	}
+	return hdr, dst[cachedHeadLen:n], true
 }
 
 // RequestKeyframe asks the publisher for a keyframe on a layer, at most once

@@ -294,7 +294,7 @@ func (p *Participant) onTrack(track *webrtc.TrackRemote, receiver *webrtc.RTPRec
 		p.ups[kind] = up
 		p.node.metrics.countUp(up)
 		if c := p.node.cluster; c != nil {
-			out := newRelayOut(c, p, track.Kind())
+			out := newRelayOut(c, p, up)
 			if p.relays == nil {
 				p.relays = make(map[string]*relayOut)
 			}

@@ -15,7 +15,6 @@ import (
 	"github.com/switchyard/switchyard/cascade/relay"
 	"github.com/switchyard/switchyard/cascade/repair"
 	"github.com/switchyard/switchyard/media"
-	"github.com/switchyard/switchyard/media/cache"
 	"github.com/switchyard/switchyard/media/speaker"
 	"github.com/switchyard/switchyard/node/signal"
 )
@@ -192,11 +191,12 @@ func (c *cluster) onRTCP(from relay.NodeID, p *relay.Packet) {
 }
 
 // relayOut sends one local publisher's track to the nodes that need it:
-// each layer only to the peers whose participants want that layer. It keeps
-// what it sent, per layer, to answer the next hop's NACKs.
+// each layer only to the peers whose participants want that layer. The
+// next hop's NACKs are answered from the track's own packet cache.
 type relayOut struct {
 	c        *cluster
 	pub      *Participant
+	up       *media.UpTrack
 	conf     string
 	endpoint string
 	audio    bool
@@ -210,22 +210,14 @@ type relayTarget struct {
 }
 
 type relayOutLayer struct {
-	mu    sync.Mutex // WriteRTP (the layer's goroutine) against resend (relay goroutine)
-	cache *cache.Cache
-	buf   [1500]byte
-	nack  [1500]byte
-	pkt   relay.Packet
+	mu   sync.Mutex // WriteRTP (the layer's goroutine) against resend (relay goroutine)
+	buf  [1500]byte
+	nack [1500]byte
+	pkt  relay.Packet
 }
 
-func newRelayOut(c *cluster, p *Participant, kind webrtc.RTPCodecType) *relayOut {
-	o := &relayOut{c: c, pub: p, conf: p.room.name, endpoint: p.id, audio: kind == webrtc.RTPCodecTypeAudio}
-	size := 512
-	if o.audio {
-		size = 128
-	}
-	for i := range o.layers {
-		o.layers[i].cache = cache.New(size)
-	}
+func newRelayOut(c *cluster, p *Participant, up *media.UpTrack) *relayOut {
+	o := &relayOut{c: c, pub: p, up: up, conf: p.room.name, endpoint: p.id, audio: up.Kind() == webrtc.RTPCodecTypeAudio}
 	empty := []relayTarget{}
 	o.targets.Store(&empty)
 	return o
@@ -269,7 +261,6 @@ func (o *relayOut) WriteRTP(p *media.Packet) {
 		return
 	}
 	size := n + copy(l.buf[n:], p.Payload)
-	l.cache.Store(p.Header.SequenceNumber, l.buf[:size])
 	l.pkt = relay.Packet{Type: relay.TypeRTP, Layer: o.tag(p.Layer), Conference: o.conf, Endpoint: o.endpoint, Payload: l.buf[:size]}
 	for _, t := range ts {
 		if t.want&bit == 0 {
@@ -280,18 +271,24 @@ func (o *relayOut) WriteRTP(p *media.Packet) {
 	}
 }
 
-// resend answers one NACKed sequence number from the cache.
+// resend answers one NACKed sequence number from the publisher's packet
+// cache, the one that also serves this node's receivers. The header comes
+// back without extensions: the next node needs none to forward or repair.
 func (o *relayOut) resend(peer *peerNode, layer int, seq uint16) bool {
 	l := &o.layers[layer]
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	n, ok := l.cache.Load(seq, l.nack[:])
+	hdr, payload, ok := o.up.Cached(layer, seq, l.nack[:])
 	if !ok {
 		return false
 	}
-	err := o.c.tr.Send(peer.id, &relay.Packet{Type: relay.TypeRTP, Layer: o.tag(layer), Conference: o.conf,
-		Endpoint: o.endpoint, Payload: l.nack[:n]})
-	return err == nil
+	n, err := hdr.MarshalTo(l.buf[:])
+	if err != nil || n+len(payload) > len(l.buf) {
+		return false
+	}
+	size := n + copy(l.buf[n:], payload)
+	l.pkt = relay.Packet{Type: relay.TypeRTP, Layer: o.tag(layer), Conference: o.conf, Endpoint: o.endpoint, Payload: l.buf[:size]}
+	return o.c.tr.Send(peer.id, &l.pkt) == nil
 }
 
 // setTargets replaces the peers this track goes to.

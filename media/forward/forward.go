@@ -255,18 +255,11 @@ func elapsedTicks(ns int64, clockRate uint32) uint32 {
 	return uint32(t)
 }
 
-// Lookup maps an output sequence number back to the layer and input sequence
-// number it was (or would have been) forwarded from, so that a receiver's NACK
-// can be answered from that layer's packet cache. It fails for numbers not
-// yet sent or older than the switch points remembered.
-func (f *Forwarder) Lookup(out uint16) (layer int, seq uint16, ok bool) {
-	layer, seq, _, ok = f.Locate(out)
-	return layer, seq, ok
-}
-
-// Locate is Lookup that also returns the mapping the packet was sent with,
-// so that a retransmission from the publisher's cache can be rewritten
-// exactly as the original was.
+// Locate maps an output sequence number back to the layer and input
+// sequence number it was (or would have been) forwarded from, and the
+// mapping it was rewritten with, so that a receiver's NACK can be answered
+// from that layer's packet cache exactly as the packet was first sent. It
+// fails for numbers not yet sent or older than the switch points remembered.
 func (f *Forwarder) Locate(out uint16) (layer int, seq uint16, m Mapping, ok bool) {
 	if !f.started {
 		return 0, 0, Mapping{}, false

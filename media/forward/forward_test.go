@@ -413,9 +413,9 @@ func TestForwarder(t *testing.T) {
 							where, f.Current(), f.WantsKeyframe(), s.current, s.wantsKF)
 					}
 				case opLookup:
-					layer, seq, ok := f.Lookup(s.lookupOut)
+					layer, seq, _, ok := f.Locate(s.lookupOut)
 					if ok != s.lookupOK || ok && (layer != s.lookupLayer || seq != s.lookupSeq) {
-						t.Fatalf("%s: Lookup(%d) = %d, %d, %v, want %d, %d, %v", where, s.lookupOut,
+						t.Fatalf("%s: Locate(%d) = %d, %d, %v, want %d, %d, %v", where, s.lookupOut,
 							layer, seq, ok, s.lookupLayer, s.lookupSeq, s.lookupOK)
 					}
 				case opPacket:
@@ -462,9 +462,9 @@ func TestLookupHistoryLimit(t *testing.T) {
 	}
 	// Outputs 0 and 1 came from switch points that have been forgotten.
 	for out := uint16(0); out < historySize+2; out++ {
-		_, _, ok := f.Lookup(out)
+		_, _, _, ok := f.Locate(out)
 		if want := out >= 2; ok != want {
-			t.Errorf("Lookup(%d) ok = %v, want %v", out, ok, want)
+			t.Errorf("Locate(%d) ok = %v, want %v", out, ok, want)
 		}
 	}
 }

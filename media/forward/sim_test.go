@@ -98,8 +98,8 @@ func TestForwarderSimulcastInvariants(t *testing.T) {
 				if f.Target() < 0 || f.Current() != sp.Layer {
 					t.Fatalf("seed %d: forwarded layer %d with target %d, current %d", seed, sp.Layer, f.Target(), f.Current())
 				}
-				if layer, seq, ok := f.Lookup(out.Seq); !ok || layer != sp.Layer || seq != sp.Seq {
-					t.Fatalf("seed %d: Lookup(%d) = %d, %d, %v, want %d, %d", seed, out.Seq, layer, seq, ok, sp.Layer, sp.Seq)
+				if layer, seq, _, ok := f.Locate(out.Seq); !ok || layer != sp.Layer || seq != sp.Seq {
+					t.Fatalf("seed %d: Locate(%d) = %d, %d, %v, want %d, %d", seed, out.Seq, layer, seq, ok, sp.Layer, sp.Seq)
 				}
 				// A retransmission, rewritten later with the mapping Locate
 				// returns, must be byte-for-byte the packet first sent.
@@ -201,8 +201,8 @@ func TestForwarderReorderInvariants(t *testing.T) {
 					t.Fatalf("seed %d: output seq %d given to %+v and %+v", seed, out.Seq, old, k)
 				}
 				sent[out.Seq] = k
-				if layer, seq, ok := f.Lookup(out.Seq); !ok || (key{layer, seq}) != k {
-					t.Fatalf("seed %d: Lookup(%d) = %d, %d, %v, want %+v", seed, out.Seq, layer, seq, ok, k)
+				if layer, seq, _, ok := f.Locate(out.Seq); !ok || (key{layer, seq}) != k {
+					t.Fatalf("seed %d: Locate(%d) = %d, %d, %v, want %+v", seed, out.Seq, layer, seq, ok, k)
 				}
 			}
 			// Forget outputs that are about to be reused after a wrap.
