@@ -213,15 +213,6 @@ func (t *Transport) AddPeer(id NodeID, addr netip.AddrPort, imp linkemu.Params) 
 	if t.closed.Load() {
 		return fmt.Errorf("relay: add peer %d: %w", id, ErrClosed)
 	}
-	t.mu.Lock()
-	p, existed := t.peers[id]
-	if !existed {
-		p = &peer{id: id}
-		p.seq.Store(t.seqBase)
-		t.peers[id] = p
-	}
-	t.mu.Unlock()
-
 	r := &route{addr: addr, naddr: net.UDPAddrFromAddrPort(addr), imp: imp}
 	if !imp.IsZero() {
 		link, err := t.emu.NewLink(imp, func(b []byte) { t.write(r, b) })
@@ -230,7 +221,20 @@ func (t *Transport) AddPeer(id NodeID, addr netip.AddrPort, imp linkemu.Params) 
 		}
 		r.link = link
 	}
-	if old := p.route.Swap(r); old != nil && old.link != nil {
+	// A peer is published with its route: Stats and the receive path read
+	// the route of every peer in the map.
+	t.mu.Lock()
+	p, existed := t.peers[id]
+	if !existed {
+		p = &peer{id: id}
+		p.seq.Store(t.seqBase)
+	}
+	old := p.route.Swap(r)
+	if !existed {
+		t.peers[id] = p
+	}
+	t.mu.Unlock()
+	if old != nil && old.link != nil {
 		old.link.Close()
 	}
 	if !existed {

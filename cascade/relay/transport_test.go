@@ -504,3 +504,36 @@ func TestTransportPeerRestart(t *testing.T) {
 		t.Errorf("%d of the restarted peer's datagrams dropped as replays", d)
 	}
 }
+
+// TestStatsWhilePeersJoin: a peer appears in Stats (and to senders) only
+// with its route; reading stats while peers are added must not find one
+// without (it used to crash a node's snapshot at cluster start).
+func TestStatsWhilePeersJoin(t *testing.T) {
+	a := startNode(t, "a", []byte("0123456789abcdef0123456789abcdef"))
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for i := range 300 {
+			addr := netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), uint16(20000+i))
+			if err := a.t.AddPeer(NodeID(1000+i), addr, linkemu.Params{}); err != nil {
+				t.Error(err)
+				return
+			}
+		}
+	}()
+	for {
+		for _, l := range a.t.Stats().Links {
+			if !l.Addr.IsValid() {
+				t.Fatalf("peer %d listed without its address", l.Peer)
+			}
+		}
+		select {
+		case <-done:
+			if n := len(a.t.Stats().Links); n != 300 {
+				t.Fatalf("%d links, want 300", n)
+			}
+			return
+		default:
+		}
+	}
+}
