@@ -46,6 +46,15 @@ func TestSummaryChecks(t *testing.T) {
 		{"video but no audio", func(s *Summary) {
 			s.Conferences[0].Participants[2].Received[0].AudioPackets = 0
 		}, (*Summary).AllReceived, "Chen got 500 video and 0 audio packets from Ana"},
+		{"the lossy participant may miss a video paused for bandwidth", func(s *Summary) {
+			s.Conferences[0].Participants[0].Received[1].VideoPackets = 0
+		}, (*Summary).AllReceived, ""},
+		{"but not its audio", func(s *Summary) {
+			s.Conferences[0].Participants[0].Received[1].AudioPackets = 0
+		}, (*Summary).AllReceived, "Ana got 500 video and 0 audio packets from Chen"},
+		{"nor may others miss video", func(s *Summary) {
+			s.Conferences[0].Participants[1].Received[0].VideoPackets = 0
+		}, (*Summary).AllReceived, "Bruno got 0 video and 400 audio packets from Ana"},
 		{"short overlap is not checked", func(s *Summary) {
 			p := &s.Conferences[0].Participants[2]
 			p.JoinedSec, p.Received = 17, nil
