@@ -1,4 +1,4 @@
 // Package cascade connects nodes into one conference fabric: membership
-// (cascade/membership), the relay transport between nodes (cascade/relay)
-// and link emulation for tests and demos (cascade/linkemu).
+// (cascade/membership) and the relay transport between nodes (cascade/relay),
+// whose links tests and demos impair with the top-level linkemu package.
 package cascade

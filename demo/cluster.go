@@ -15,7 +15,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/switchyard/switchyard/cascade/linkemu"
+	"github.com/switchyard/switchyard/linkemu"
 	"github.com/switchyard/switchyard/node"
 	"github.com/switchyard/switchyard/node/snapshot"
 )

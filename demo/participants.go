@@ -7,9 +7,9 @@ import (
 	"sync"
 	"time"
 
+	"github.com/switchyard/switchyard/client"
 	"github.com/switchyard/switchyard/internal/wait"
-	"github.com/switchyard/switchyard/node/client"
-	"github.com/switchyard/switchyard/node/client/linkemu"
+	"github.com/switchyard/switchyard/linkemu"
 )
 
 // joinTimeout bounds one join: signaling, and the node's answer.
@@ -20,9 +20,9 @@ const joinTimeout = 10 * time.Second
 type session struct {
 	seat   seat
 	c      *client.Client
-	link   *linkemu.Link // the lossy access link; nil for everyone else
-	via    string        // node dialled
-	node   string        // node that took the participant (after any redirect)
+	link   *linkemu.Net // the lossy access link; nil for everyone else
+	via    string       // node dialled
+	node   string       // node that took the participant (after any redirect)
 	id     string
 	joined time.Time
 
@@ -139,12 +139,12 @@ func (r *roster) join(ctx context.Context, s seat) (*session, error) {
 	sess := &session{seat: s, via: via.ID()}
 	if s.lossy {
 		loss := r.o.lossyLoss
-		link, err := linkemu.New(linkemu.Config{
+		link, err := linkemu.NewNet(linkemu.NetConfig{
 			// Only the way down is capped: the participant still publishes
 			// every layer, and it is the node that must pick what fits.
-			Up:   linkemu.Impairment{Delay: 15 * time.Millisecond, Jitter: 5 * time.Millisecond, Loss: loss},
-			Down: linkemu.Impairment{Delay: 15 * time.Millisecond, Jitter: 5 * time.Millisecond, Loss: loss, RateBps: int64(r.o.lossyRate) * 1000},
-			Seed: r.o.seed,
+			Up:   linkemu.Params{Delay: 15 * time.Millisecond, Jitter: 5 * time.Millisecond, Loss: loss},
+			Down: linkemu.Params{Delay: 15 * time.Millisecond, Jitter: 5 * time.Millisecond, Loss: loss, RateBitsPerSec: int64(r.o.lossyRate) * 1000},
+			Seed: uint64(r.o.seed),
 		})
 		if err != nil {
 			return nil, fmt.Errorf("lossy link: %w", err)

@@ -3,7 +3,7 @@ package demo
 import (
 	"time"
 
-	"github.com/switchyard/switchyard/cascade/linkemu"
+	"github.com/switchyard/switchyard/linkemu"
 )
 
 // regions are the emulated regions in the order nodes are started; the first

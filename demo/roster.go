@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/switchyard/switchyard/node/client"
+	"github.com/switchyard/switchyard/client"
 )
 
 // seat is one synthetic participant's place in the demo: who, where, and when

@@ -11,7 +11,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/switchyard/switchyard/node/client"
+	"github.com/switchyard/switchyard/client"
 )
 
 // Config describes one load run. Publishers and Subscribers are per room.

@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/switchyard/switchyard/node/client"
+	"github.com/switchyard/switchyard/client"
 	"github.com/switchyard/switchyard/node/nodetest"
 )
 

@@ -10,7 +10,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/switchyard/switchyard/node/client"
+	"github.com/switchyard/switchyard/client"
 )
 
 // Report is what one run measured; it marshals to the JSON that

@@ -12,9 +12,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/switchyard/switchyard/client"
+	"github.com/switchyard/switchyard/linkemu"
 	"github.com/switchyard/switchyard/node"
-	"github.com/switchyard/switchyard/node/client"
-	"github.com/switchyard/switchyard/node/client/linkemu"
 	"github.com/switchyard/switchyard/node/nodetest"
 	"github.com/switchyard/switchyard/node/signal"
 	"github.com/switchyard/switchyard/node/snapshot"
@@ -150,7 +150,7 @@ func TestSFUPublishSubscribe(t *testing.T) {
 
 func TestSFULayerSwitch(t *testing.T) {
 	n := nodetest.Start(t, nil)
-	link, err := linkemu.New(linkemu.Config{Seed: 1})
+	link, err := linkemu.NewNet(linkemu.NetConfig{Seed: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -170,7 +170,7 @@ func TestSFULayerSwitch(t *testing.T) {
 			t.Logf("took %v; node estimate now %d bit/s", time.Since(start).Round(time.Millisecond), estimate())
 		}()
 		// 500 kbit/s holds h (400k) or q (100k) and audio, not f (1M).
-		if err := link.SetDown(linkemu.Impairment{RateBps: 500_000, Queue: 300 * time.Millisecond}); err != nil {
+		if err := link.SetDown(linkemu.Params{RateBitsPerSec: 500_000, QueueBytes: 18_750 /* 300 ms */}); err != nil {
 			t.Fatal(err)
 		}
 		waitFor(t, 40*time.Second, "bob to drop to h or q", func() (bool, string) {
@@ -183,7 +183,7 @@ func TestSFULayerSwitch(t *testing.T) {
 		defer func() {
 			t.Logf("took %v; node estimate now %d bit/s", time.Since(start).Round(time.Millisecond), estimate())
 		}()
-		if err := link.SetDown(linkemu.Impairment{}); err != nil {
+		if err := link.SetDown(linkemu.Params{}); err != nil {
 			t.Fatal(err)
 		}
 		// The estimator climbs back gradually (GCC's additive increase), so
@@ -210,7 +210,7 @@ func TestSFULayerSwitch(t *testing.T) {
 func TestSFUNACKRecovery(t *testing.T) {
 	n := nodetest.Start(t, nil)
 	const injected = 0.05
-	link, err := linkemu.New(linkemu.Config{Seed: 2, Down: linkemu.Impairment{Loss: injected}})
+	link, err := linkemu.NewNet(linkemu.NetConfig{Seed: 2, Down: linkemu.Params{Loss: injected}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -222,12 +222,12 @@ func TestSFUNACKRecovery(t *testing.T) {
 	})
 	s := b.Received()[a.ID()]
 	ls := link.Stats()
-	if ls.Down.LostRand == 0 {
+	if ls.Down.Lost == 0 {
 		t.Fatalf("the link dropped nothing (%+v): the test injected no loss", ls.Down)
 	}
 	residual := float64(s.VideoLost) / float64(s.VideoPackets+s.VideoLost)
 	t.Logf("link dropped %d of %d packets towards bob; bob's video: %s, %d repaired, residual loss %.2f%%",
-		ls.Down.LostRand, ls.Down.LostRand+ls.Down.Packets, streamString(s), s.Repaired, 100*residual)
+		ls.Down.Lost, ls.Down.Sent, streamString(s), s.Repaired, 100*residual)
 	if residual > injected/4 {
 		t.Errorf("residual video loss %.2f%% after NACK repair, want well under the injected %.0f%%",
 			100*residual, 100*injected)
@@ -328,11 +328,11 @@ func TestSFUVanishedParticipant(t *testing.T) {
 	// without a leave) and a dead network (nothing gets through any more).
 	tests := []struct {
 		name   string
-		vanish func(t *testing.T, c *client.Client, link *linkemu.Link)
+		vanish func(t *testing.T, c *client.Client, link *linkemu.Net)
 	}{
-		{"closed tab", func(t *testing.T, c *client.Client, _ *linkemu.Link) { c.Vanish() }},
-		{"network gone", func(t *testing.T, _ *client.Client, link *linkemu.Link) {
-			if err := link.Set(linkemu.Impairment{Loss: 1}, linkemu.Impairment{Loss: 1}); err != nil {
+		{"closed tab", func(t *testing.T, c *client.Client, _ *linkemu.Net) { c.Vanish() }},
+		{"network gone", func(t *testing.T, _ *client.Client, link *linkemu.Net) {
+			if err := link.Set(linkemu.Params{Loss: 1}, linkemu.Params{Loss: 1}); err != nil {
 				t.Fatal(err)
 			}
 		}},
@@ -340,7 +340,7 @@ func TestSFUVanishedParticipant(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			room := strings.ReplaceAll(tc.name, " ", "-")
-			link, err := linkemu.New(linkemu.Config{Seed: 3})
+			link, err := linkemu.NewNet(linkemu.NetConfig{Seed: 3})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -7,7 +7,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/switchyard/switchyard/cascade/linkemu"
+	"github.com/switchyard/switchyard/linkemu"
 )
 
 // Counter is a packet and byte count.
@@ -22,7 +22,7 @@ type LinkStats struct {
 	Peer NodeID
 	Name string // from the peer's hello; empty until heard
 	Addr netip.AddrPort
-	// Up is true while the peer was heard within three ping intervals.
+	// Up is true while the peer is not Silent.
 	Up        bool
 	LastHeard time.Time
 

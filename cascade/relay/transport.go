@@ -11,7 +11,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/switchyard/switchyard/cascade/linkemu"
+	"github.com/switchyard/switchyard/linkemu"
 )
 
 // DefaultPort is the relay's UDP port, as Jitsi's Octo.
@@ -38,8 +38,8 @@ type Config struct {
 	Name    string
 	Handler Handler
 	Logger  *slog.Logger
-	// PingInterval is how often each peer is pinged for RTT and loss; 0
-	// means one second.
+	// PingInterval is how often each peer is pinged for RTT and loss, and
+	// so how soon a dead peer shows as Silent; 0 means DefaultPingInterval.
 	PingInterval time.Duration
 	// Seed makes link emulation repeatable.
 	Seed uint64
@@ -148,7 +148,7 @@ func New(conn net.PacketConn, cfg Config) (*Transport, error) {
 		cfg.Logger = slog.Default()
 	}
 	if cfg.PingInterval <= 0 {
-		cfg.PingInterval = time.Second
+		cfg.PingInterval = DefaultPingInterval
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
@@ -594,7 +594,7 @@ func (t *Transport) Stats() Stats {
 		}
 		if lh := p.lastHeard.Load(); lh != 0 {
 			ls.LastHeard = time.Unix(0, lh)
-			ls.Up = now.Sub(ls.LastHeard) < 3*t.every
+			ls.Up = !t.silent(lh, now)
 		}
 		ls.Out, ls.OutLayerBytes = p.out.snapshot()
 		ls.In, ls.InLayerBytes = p.in.snapshot()

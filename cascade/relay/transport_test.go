@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/switchyard/switchyard/cascade/linkemu"
+	"github.com/switchyard/switchyard/linkemu"
 )
 
 type received struct {
@@ -535,5 +535,69 @@ func TestStatsWhilePeersJoin(t *testing.T) {
 			return
 		default:
 		}
+	}
+}
+
+// TestSilentPeer: a peer that stops answering is reported silent within
+// SilentAfter at the default ping interval, well before the membership
+// would declare it dead, and a live peer never is.
+func TestSilentPeer(t *testing.T) {
+	secret := []byte("0123456789abcdef0123456789abcdef")
+	start := func(name string) *node {
+		n := &node{id: NodeIDFromName(name)}
+		tr, err := Listen("127.0.0.1:0", Config{Keys: mustKeys(t, n.id, Secret{Epoch: 1, Key: secret}), Name: name, Logger: quietLogger()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { tr.Close() })
+		n.t = tr
+		return n
+	}
+	a, dead, live := start("a"), start("dead"), start("live")
+	if got := a.t.SilentAfter(); got >= 1500*time.Millisecond {
+		t.Fatalf("SilentAfter %v at the default ping interval, want well under 1.5 s", got)
+	}
+	if !a.t.Silent(dead.id, time.Now()) {
+		t.Error("a peer never added is not silent")
+	}
+	connect(t, a, dead, linkemu.Params{}, linkemu.Params{})
+	connect(t, a, live, linkemu.Params{}, linkemu.Params{})
+	waitFor(t, "both peers heard", func() bool {
+		now := time.Now()
+		return !a.t.Silent(dead.id, now) && !a.t.Silent(live.id, now)
+	})
+	// Let a few pings pass so the live link is in its steady state.
+	time.Sleep(3 * DefaultPingInterval)
+
+	closed := time.Now()
+	dead.t.Close()
+	var took time.Duration
+	for deadline := closed.Add(5 * time.Second); ; {
+		now := time.Now()
+		if a.t.Silent(live.id, now) {
+			t.Fatalf("live peer reported silent %v after the other closed", now.Sub(closed))
+		}
+		if took == 0 && a.t.Silent(dead.id, now) {
+			took = now.Sub(closed)
+			// Keep watching the live peer for as long again.
+			deadline = now.Add(took)
+		}
+		if now.After(deadline) {
+			break
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	if took == 0 {
+		t.Fatal("closed peer never reported silent")
+	}
+	t.Logf("closed peer silent after %v (SilentAfter %v)", took.Round(time.Millisecond), a.t.SilentAfter())
+	if took > a.t.SilentAfter()+250*time.Millisecond {
+		t.Errorf("closed peer silent after %v, want within %v", took, a.t.SilentAfter())
+	}
+	if heard, ok := a.t.LastHeard(dead.id); !ok || heard.After(closed) {
+		t.Errorf("last heard from the closed peer at %v (%v), closed at %v", heard, ok, closed)
+	}
+	if l, _ := a.t.Link(dead.id); l.Up {
+		t.Error("Stats still show the closed peer up")
 	}
 }

@@ -1,29 +1,6 @@
 package linkemu
 
-import (
-	"math/rand/v2"
-	"sync/atomic"
-	"time"
-)
-
-// Verdict is what a Scheduler did with a datagram.
-type Verdict uint8
-
-// Verdicts returned by Scheduler.Send.
-const (
-	Queued   Verdict = iota // will be delivered at its arrival time
-	Lost                    // dropped by the random loss
-	Overflow                // dropped because the bottleneck queue was full
-	Closed                  // the link was closed
-)
-
-// Stats counts what happened to a link's datagrams.
-type Stats struct {
-	Sent      uint64 // handed to the link
-	Delivered uint64 // passed to the link's output
-	Lost      uint64 // dropped by random loss
-	Overflow  uint64 // dropped at a full bottleneck queue
-}
+import "time"
 
 // Link is one impaired direction towards one peer. Its datagrams are
 // delivered, in arrival-time order, to the output function given when the
@@ -34,30 +11,20 @@ type Link struct {
 	out   func([]byte)
 
 	// Guarded by the owner of sched (Emulator.mu, or the test driving it).
-	p           Params
-	rng         *rand.Rand
-	freeAt      time.Time // when the bottleneck finishes the last queued datagram
-	lastArrival time.Time
-	closed      bool
+	shaper shaper
+	closed bool
 
-	sent, delivered, lost, overflow atomic.Uint64
+	counters
 }
 
 // Stats returns the link's counters; safe from any goroutine.
-func (l *Link) Stats() Stats {
-	return Stats{
-		Sent:      l.sent.Load(),
-		Delivered: l.delivered.Load(),
-		Lost:      l.lost.Load(),
-		Overflow:  l.overflow.Load(),
-	}
-}
+func (l *Link) Stats() Stats { return l.load() }
 
 // Params returns the link's current impairment.
 func (l *Link) Params() Params {
 	l.lock()
 	defer l.unlock()
-	return l.p
+	return l.shaper.p
 }
 
 // SetParams changes the impairment of datagrams sent from now on.
@@ -66,7 +33,7 @@ func (l *Link) SetParams(p Params) error {
 		return err
 	}
 	l.lock()
-	l.p = p
+	l.shaper.p = p
 	l.unlock()
 	return nil
 }
@@ -125,49 +92,23 @@ func (s *Scheduler) NewLink(p Params, out func([]byte)) (*Link, error) {
 	}
 	s.links++
 	return &Link{
-		sched: s,
-		out:   out,
-		p:     p,
-		// Each link has its own stream so the draws of one link do not depend
-		// on traffic on another.
-		rng: rand.New(rand.NewPCG(s.seed, s.links)),
+		sched:  s,
+		out:    out,
+		shaper: newShaper(p, newRand(s.seed, s.links)),
 	}, nil
 }
 
 // Send copies b into the link's queue as sent at now.
 func (s *Scheduler) Send(now time.Time, l *Link, b []byte) Verdict {
-	l.sent.Add(1)
 	if l.closed {
+		l.sent.Add(1)
 		return Closed
 	}
-	p := &l.p
-	if p.Loss > 0 && l.rng.Float64() < p.Loss {
-		l.lost.Add(1)
-		return Lost
+	at, v := l.shaper.admit(now, len(b))
+	l.count(v)
+	if v != Queued {
+		return v
 	}
-	depart := now
-	if p.RateBitsPerSec > 0 {
-		if l.freeAt.After(now) {
-			queued := int64(l.freeAt.Sub(now)) * p.RateBitsPerSec / 8 / int64(time.Second)
-			if queued+int64(len(b)) > int64(p.queueBytes()) {
-				l.overflow.Add(1)
-				return Overflow
-			}
-			depart = l.freeAt
-		}
-		depart = depart.Add(time.Duration(int64(len(b)) * 8 * int64(time.Second) / p.RateBitsPerSec))
-		l.freeAt = depart
-	}
-	delay := p.Delay
-	if p.Jitter > 0 {
-		delay += time.Duration(l.rng.Int64N(2*int64(p.Jitter)+1)) - p.Jitter
-		delay = max(delay, 0)
-	}
-	at := depart.Add(delay)
-	if !p.Reorder && at.Before(l.lastArrival) {
-		at = l.lastArrival
-	}
-	l.lastArrival = at
 	s.push(item{at: at, order: s.order, link: l, buf: append(s.buffer(len(b)), b...)})
 	s.order++
 	return Queued

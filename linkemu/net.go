@@ -4,62 +4,43 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"slices"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/pion/transport/v4"
 	"github.com/pion/transport/v4/stdnet"
 )
 
-// Config sets up a Link.
-type Config struct {
-	Up   Impairment // from the participant towards the network (writes)
-	Down Impairment // from the network towards the participant (reads)
+// NetConfig sets up a Net.
+type NetConfig struct {
+	Up   Params // from the participant towards the network (writes)
+	Down Params // from the network towards the participant (reads)
 	// Seed makes the random loss and jitter reproducible.
-	Seed int64
+	Seed uint64
 }
 
-// DirStats counts what one direction of a link did.
-type DirStats struct {
-	Packets   uint64 // delivered
-	Bytes     uint64 // delivered
-	LostRand  uint64 // lost at random
-	LostQueue uint64 // dropped behind the bandwidth cap
+// NetStats counts both directions of a Net.
+type NetStats struct {
+	Up, Down Stats
 }
 
-// Stats counts both directions.
-type Stats struct {
-	Up, Down DirStats
-}
-
-// Link is an emulated access link. It is a transport.Net (pass it to pion's
+// Net is an emulated access link. It is a transport.Net (pass it to pion's
 // SettingEngine.SetNet): every UDP socket opened through it shares the same
-// two shapers, as all of a host's traffic shares one access link. Other
+// two directions, as all of a host's traffic shares one access link. Other
 // networks (TCP, name resolution, interfaces) pass through to the host.
-type Link struct {
+type Net struct {
 	transport.Net
 
 	mu   sync.Mutex // guards up and down
-	up   *shaper
-	down *shaper
+	up   shaper
+	down shaper
 
-	upStats, downStats dirCounters
+	upStats, downStats counters
 }
 
-type dirCounters struct {
-	packets, bytes, lostRand, lostQueue atomic.Uint64
-}
-
-func (d *dirCounters) load() DirStats {
-	return DirStats{
-		Packets: d.packets.Load(), Bytes: d.bytes.Load(),
-		LostRand: d.lostRand.Load(), LostQueue: d.lostQueue.Load(),
-	}
-}
-
-// New returns a link over the host's network stack.
-func New(cfg Config) (*Link, error) {
+// NewNet returns an emulated access link over the host's network stack.
+func NewNet(cfg NetConfig) (*Net, error) {
 	if err := cfg.Up.Validate(); err != nil {
 		return nil, fmt.Errorf("up: %w", err)
 	}
@@ -70,118 +51,110 @@ func New(cfg Config) (*Link, error) {
 	if err != nil {
 		return nil, fmt.Errorf("linkemu: host network: %w", err)
 	}
-	return &Link{
+	return &Net{
 		Net:  host,
-		up:   newShaper(cfg.Up, cfg.Seed),
-		down: newShaper(cfg.Down, cfg.Seed+1),
+		up:   newShaper(cfg.Up, newRand(cfg.Seed, 1)),
+		down: newShaper(cfg.Down, newRand(cfg.Seed, 2)),
 	}, nil
 }
 
-// Set changes both directions at run time.
-func (l *Link) Set(up, down Impairment) error {
+// Set changes both directions for datagrams offered from now on.
+func (n *Net) Set(up, down Params) error {
 	if err := up.Validate(); err != nil {
 		return fmt.Errorf("up: %w", err)
 	}
 	if err := down.Validate(); err != nil {
 		return fmt.Errorf("down: %w", err)
 	}
-	l.mu.Lock()
-	l.up.set(up)
-	l.down.set(down)
-	l.mu.Unlock()
+	n.mu.Lock()
+	n.up.p, n.down.p = up, down
+	n.mu.Unlock()
 	return nil
 }
 
 // SetDown changes only the direction towards the participant.
-func (l *Link) SetDown(down Impairment) error {
+func (n *Net) SetDown(down Params) error {
 	if err := down.Validate(); err != nil {
 		return fmt.Errorf("down: %w", err)
 	}
-	l.mu.Lock()
-	l.down.set(down)
-	l.mu.Unlock()
+	n.mu.Lock()
+	n.down.p = down
+	n.mu.Unlock()
 	return nil
 }
 
 // SetUp changes only the direction from the participant.
-func (l *Link) SetUp(up Impairment) error {
+func (n *Net) SetUp(up Params) error {
 	if err := up.Validate(); err != nil {
 		return fmt.Errorf("up: %w", err)
 	}
-	l.mu.Lock()
-	l.up.set(up)
-	l.mu.Unlock()
+	n.mu.Lock()
+	n.up.p = up
+	n.mu.Unlock()
 	return nil
 }
 
-// Impairments returns the current settings.
-func (l *Link) Impairments() (up, down Impairment) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.up.imp, l.down.imp
+// Params returns the current settings of both directions.
+func (n *Net) Params() (up, down Params) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.up.p, n.down.p
 }
 
-// Stats returns the counters of both directions.
-func (l *Link) Stats() Stats {
-	return Stats{Up: l.upStats.load(), Down: l.downStats.load()}
+// Stats returns the counters of both directions. Delivered counts datagrams
+// handed to the host socket (up) or to a reader (down).
+func (n *Net) Stats() NetStats {
+	return NetStats{Up: n.upStats.load(), Down: n.downStats.load()}
 }
 
-func (l *Link) admit(up bool, size int) (time.Time, bool) {
-	s, c := l.down, &l.downStats
+// admit runs a datagram of size bytes through one direction.
+func (n *Net) admit(up bool, size int) (time.Time, bool) {
+	s, c := &n.down, &n.downStats
 	if up {
-		s, c = l.up, &l.upStats
+		s, c = &n.up, &n.upStats
 	}
-	l.mu.Lock()
+	n.mu.Lock()
 	at, v := s.admit(time.Now(), size)
-	l.mu.Unlock()
-	switch v {
-	case LostRand:
-		c.lostRand.Add(1)
-		return at, false
-	case LostQueue:
-		c.lostQueue.Add(1)
-		return at, false
-	}
-	c.packets.Add(1)
-	c.bytes.Add(uint64(size))
-	return at, true
+	n.mu.Unlock()
+	c.count(v)
+	return at, v == Queued
 }
 
 // ListenUDP opens an impaired UDP socket.
-func (l *Link) ListenUDP(network string, laddr *net.UDPAddr) (transport.UDPConn, error) {
-	c, err := l.Net.ListenUDP(network, laddr)
+func (n *Net) ListenUDP(network string, laddr *net.UDPAddr) (transport.UDPConn, error) {
+	c, err := n.Net.ListenUDP(network, laddr)
 	if err != nil {
 		return nil, err
 	}
-	return l.wrap(c, nil)
+	return n.wrap(c, nil)
 }
 
 // ListenPacket opens an impaired socket for UDP networks and a plain one otherwise.
-func (l *Link) ListenPacket(network, address string) (net.PacketConn, error) {
+func (n *Net) ListenPacket(network, address string) (net.PacketConn, error) {
 	switch network {
 	case "udp", "udp4", "udp6":
 	default:
-		return l.Net.ListenPacket(network, address)
+		return n.Net.ListenPacket(network, address)
 	}
-	addr, err := l.Net.ResolveUDPAddr(network, address)
+	addr, err := n.Net.ResolveUDPAddr(network, address)
 	if err != nil {
 		return nil, err
 	}
-	return l.ListenUDP(network, addr)
+	return n.ListenUDP(network, addr)
 }
 
 // DialUDP opens an impaired connected UDP socket.
-func (l *Link) DialUDP(network string, laddr, raddr *net.UDPAddr) (transport.UDPConn, error) {
-	c, err := l.Net.DialUDP(network, laddr, raddr)
+func (n *Net) DialUDP(network string, laddr, raddr *net.UDPAddr) (transport.UDPConn, error) {
+	c, err := n.Net.DialUDP(network, laddr, raddr)
 	if err != nil {
 		return nil, err
 	}
-	return l.wrap(c, raddr)
+	return n.wrap(c, raddr)
 }
 
-func (l *Link) wrap(c transport.UDPConn, raddr *net.UDPAddr) (*conn, error) {
+func (n *Net) wrap(c transport.UDPConn, raddr *net.UDPAddr) (*conn, error) {
 	ic := &conn{
-		link:  l,
+		link:  n,
 		real:  c,
 		raddr: raddr,
 		in:    newDelayLine(),
@@ -203,8 +176,7 @@ type packet struct {
 
 var errClosed = net.ErrClosed
 
-// delayLine is a FIFO of packets released at their times; times are
-// monotonic (the shaper guarantees it), so the head is always due first.
+// delayLine holds packets until their arrival times, earliest first.
 type delayLine struct {
 	mu       sync.Mutex
 	q        []packet
@@ -230,7 +202,13 @@ func (d *delayLine) push(p packet) {
 		d.mu.Unlock()
 		return
 	}
-	d.q = append(d.q, p)
+	// Arrival times only go backwards with Params.Reorder, so the insertion
+	// point is almost always the end.
+	i := len(d.q)
+	for i > 0 && d.q[i-1].at.After(p.at) {
+		i--
+	}
+	d.q = slices.Insert(d.q, i, p)
 	d.mu.Unlock()
 	d.notify()
 }
@@ -300,7 +278,7 @@ var bufPool = sync.Pool{New: func() any { b := make([]byte, 1<<16); return &b }}
 // delay line before reaching the host socket; a reader goroutine passes
 // datagrams from the host socket through the down shaper to ReadFrom.
 type conn struct {
-	link  *Link
+	link  *Net
 	real  transport.UDPConn
 	raddr *net.UDPAddr
 
@@ -342,6 +320,7 @@ func (c *conn) writeLoop() {
 		if err != nil {
 			return
 		}
+		c.link.upStats.delivered.Add(1)
 		// A failed send is a lost datagram, as on a real network.
 		if p.addr == nil {
 			_, _ = c.real.Write(p.buf)
@@ -407,6 +386,7 @@ func (c *conn) ReadFromUDP(b []byte) (int, *net.UDPAddr, error) {
 	if err != nil {
 		return 0, nil, err
 	}
+	c.link.downStats.delivered.Add(1)
 	return copy(b, p.buf), p.addr, nil
 }
 

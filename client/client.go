@@ -40,7 +40,7 @@ type Options struct {
 	// none, Hidden hides every tile, a positive height caps the layer.
 	MaxHeight int
 
-	// Net, when set, carries all media (e.g. a linkemu.Link for a bad network).
+	// Net, when set, carries all media (e.g. a linkemu.Net for a bad network).
 	Net transport.Net
 	// Logger receives the participant's log lines; nil discards them.
 	Logger *slog.Logger

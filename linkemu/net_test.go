@@ -10,9 +10,9 @@ import (
 func loopback() *net.UDPAddr { return &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)} }
 
 // pair returns an impaired socket and a plain peer socket on loopback.
-func pair(t *testing.T, cfg Config) (*Link, *conn, *net.UDPConn) {
+func pair(t *testing.T, cfg NetConfig) (*Net, *conn, *net.UDPConn) {
 	t.Helper()
-	l, err := New(cfg)
+	l, err := NewNet(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -28,9 +28,9 @@ func pair(t *testing.T, cfg Config) (*Link, *conn, *net.UDPConn) {
 	return l, uc.(*conn), peer
 }
 
-func TestLinkDeliversBothWays(t *testing.T) {
+func TestNetDeliversBothWays(t *testing.T) {
 	delay := 30 * time.Millisecond
-	l, c, peer := pair(t, Config{Up: Impairment{Delay: delay}, Down: Impairment{Delay: delay}})
+	l, c, peer := pair(t, NetConfig{Up: Params{Delay: delay}, Down: Params{Delay: delay}})
 	buf := make([]byte, 1500)
 
 	start := time.Now()
@@ -66,22 +66,22 @@ func TestLinkDeliversBothWays(t *testing.T) {
 		t.Errorf("down packet arrived after %v, before the %v delay", el, delay)
 	}
 	st := l.Stats()
-	if st.Up.Packets != 1 || st.Down.Packets != 1 {
-		t.Errorf("stats %+v, want one packet each way", st)
+	if want := (Stats{Sent: 1, Delivered: 1}); st.Up != want || st.Down != want {
+		t.Errorf("stats %+v, want one datagram each way", st)
 	}
 }
 
-func TestLinkLossIsCounted(t *testing.T) {
-	l, c, peer := pair(t, Config{Up: Impairment{Loss: 1}})
+func TestNetLossIsCounted(t *testing.T) {
+	l, c, peer := pair(t, NetConfig{Up: Params{Loss: 1}})
 	for range 10 {
 		if _, err := c.WriteTo([]byte("x"), peer.LocalAddr()); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if st := l.Stats(); st.Up.LostRand != 10 || st.Up.Packets != 0 {
+	if st := l.Stats(); st.Up.Lost != 10 || st.Up.Delivered != 0 {
 		t.Fatalf("stats %+v, want 10 lost and none delivered", st)
 	}
-	if err := l.SetUp(Impairment{}); err != nil {
+	if err := l.SetUp(Params{}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := c.WriteTo([]byte("y"), peer.LocalAddr()); err != nil {
@@ -94,8 +94,8 @@ func TestLinkLossIsCounted(t *testing.T) {
 	}
 }
 
-func TestLinkReadDeadlineAndClose(t *testing.T) {
-	_, c, _ := pair(t, Config{})
+func TestNetReadDeadlineAndClose(t *testing.T) {
+	_, c, _ := pair(t, NetConfig{})
 	_ = c.SetReadDeadline(time.Now().Add(20 * time.Millisecond))
 	_, _, err := c.ReadFrom(make([]byte, 10))
 	var ne net.Error
@@ -124,15 +124,35 @@ func TestLinkReadDeadlineAndClose(t *testing.T) {
 	}
 }
 
-func TestLinkRejectsBadSettings(t *testing.T) {
-	if _, err := New(Config{Down: Impairment{Loss: 2}}); err == nil {
-		t.Fatal("New accepted loss 2")
+func TestNetRejectsBadSettings(t *testing.T) {
+	if _, err := NewNet(NetConfig{Down: Params{Loss: 2}}); err == nil {
+		t.Fatal("NewNet accepted loss 2")
 	}
-	l, err := New(Config{})
+	l, err := NewNet(NetConfig{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := l.Set(Impairment{}, Impairment{Delay: -time.Second}); err == nil {
+	if err := l.Set(Params{}, Params{Delay: -time.Second}); err == nil {
 		t.Fatal("Set accepted a negative delay")
+	}
+}
+
+func TestDelayLinePopsEarliestFirst(t *testing.T) {
+	// With Params.Reorder a later datagram may be due before an earlier one.
+	d := newDelayLine()
+	now := time.Now()
+	for _, ms := range []int{30, 10, 20, 10} {
+		d.push(packet{buf: []byte{byte(ms)}, at: now.Add(time.Duration(ms) * time.Millisecond)})
+	}
+	var got []byte
+	for range 4 {
+		p, err := d.pop()
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, p.buf[0])
+	}
+	if want := []byte{10, 10, 20, 30}; string(got) != string(want) {
+		t.Fatalf("popped %v, want %v", got, want)
 	}
 }

@@ -19,7 +19,7 @@ import (
 	"github.com/pion/transport/v4"
 	"github.com/pion/webrtc/v4"
 
-	"github.com/switchyard/switchyard/node/client/linkemu"
+	"github.com/switchyard/switchyard/linkemu"
 	"github.com/switchyard/switchyard/node/signal"
 )
 
@@ -259,10 +259,10 @@ func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
 }
 
 func TestClientAgainstFakeNode(t *testing.T) {
-	link, err := linkemu.New(linkemu.Config{
+	link, err := linkemu.NewNet(linkemu.NetConfig{
 		Seed: 9,
-		Up:   linkemu.Impairment{Delay: 20 * time.Millisecond, Jitter: 5 * time.Millisecond},
-		Down: linkemu.Impairment{Delay: 20 * time.Millisecond, Loss: 0.02, RateBps: 5_000_000},
+		Up:   linkemu.Params{Delay: 20 * time.Millisecond, Jitter: 5 * time.Millisecond},
+		Down: linkemu.Params{Delay: 20 * time.Millisecond, Loss: 0.02, RateBitsPerSec: 5_000_000},
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -276,7 +276,7 @@ func TestClientAgainstFakeNode(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) { testAgainstFakeNode(t, tc.net) })
 	}
-	if st := link.Stats(); st.Up.Packets == 0 || st.Down.Packets == 0 {
+	if st := link.Stats(); st.Up.Delivered == 0 || st.Down.Delivered == 0 {
 		t.Errorf("the emulated link carried nothing: %+v", st)
 	}
 }

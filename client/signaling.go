@@ -247,5 +247,10 @@ func (c *Client) onConnectionState(s webrtc.PeerConnectionState) {
 		}
 	case webrtc.PeerConnectionStateFailed:
 		c.shutdown(true, errors.New("client: peer connection failed"))
+	case webrtc.PeerConnectionStateClosed:
+		// Nothing flows on a closed PeerConnection, whoever closed it, so the
+		// participant is over as after a failure. When shutdown closed it,
+		// this is a no-op and Err keeps the first cause.
+		c.shutdown(true, errors.New("client: peer connection closed"))
 	}
 }
