@@ -572,13 +572,18 @@ func (c *cluster) choose(region, conf string, excludeSelf bool) (string, selecti
 	}
 	nodes := []selection.Node{self}
 	urls := map[string]string{}
+	now := time.Now()
 	c.mu.RLock()
 	for _, p := range c.peers {
 		if p.signalURL == "" {
 			continue
 		}
+		// A node memberlist suspects, or whose relay went quiet, may be
+		// dead: sending a participant there costs a failed join. The relay
+		// notices within a second, memberlist's verdict takes about four.
+		unreachable := !c.ml.Alive(p.name) || c.tr.Silent(p.id, now)
 		nodes = append(nodes, selection.Node{Name: p.name, Region: p.region, Hosts: p.confs[conf] != nil,
-			Draining: p.load.Draining, Stress: stressOf(p.load, c.n.cfg.MaxParticipants)})
+			Draining: p.load.Draining, Unreachable: unreachable, Stress: stressOf(p.load, c.n.cfg.MaxParticipants)})
 		urls[p.name] = p.signalURL
 	}
 	c.mu.RUnlock()
@@ -595,8 +600,9 @@ func (c *cluster) fallback() []string {
 	c.mu.RLock()
 	defer c.mu.RUnlock()
 	var out []string
+	now := time.Now()
 	for _, p := range c.peers {
-		if p.signalURL != "" && !p.load.Draining {
+		if p.signalURL != "" && !p.load.Draining && !c.tr.Silent(p.id, now) {
 			out = append(out, wsURL(p.signalURL))
 		}
 	}
@@ -717,7 +723,7 @@ func (n *Node) Drain(ctx context.Context) error {
 	defer t.Stop()
 	for {
 		n.mu.Lock()
-		left := n.count
+		left := n.count + n.pending
 		n.mu.Unlock()
 		if left == 0 {
 			n.log.Info("drained")

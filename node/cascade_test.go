@@ -13,10 +13,10 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/switchyard/switchyard/cascade/control"
-	"github.com/switchyard/switchyard/cascade/linkemu"
 	"github.com/switchyard/switchyard/cascade/relay"
+	"github.com/switchyard/switchyard/client"
+	"github.com/switchyard/switchyard/linkemu"
 	"github.com/switchyard/switchyard/node"
-	"github.com/switchyard/switchyard/node/client"
 	"github.com/switchyard/switchyard/node/nodetest"
 	"github.com/switchyard/switchyard/node/signal"
 	"github.com/switchyard/switchyard/node/snapshot"
@@ -424,4 +424,59 @@ func TestCascadeBadRelayInput(t *testing.T) {
 	if _, there := findParticipant(nodes["eu"], "bad", "eu-p99"); there {
 		t.Error("eu created the participant a peer lied about")
 	}
+}
+
+// TestCascadeFailoverTime: a node dies and its participant rejoins at once,
+// as the web client does, through another node. Bridge selection must not
+// send it back to the dead node once the relay has gone quiet; the time
+// from the kill to media flowing again is logged (the closing figure).
+func TestCascadeFailoverTime(t *testing.T) {
+	nodes := startCascade(t, []string{"us", "eu", "ap"}, nil)
+	a := joinAt(t, nodes["us"], "failover", "alice", "us", publishing)
+	c := joinAt(t, nodes["ap"], "failover", "carol", "ap", publishing)
+	receivesAt(t, 20*time.Second, c, a, 0)
+	apDown := func() bool { return !peerOf(nodes["us"], "ap").Alive }
+
+	killed := time.Now()
+	if err := nodes["ap"].Kill(); err != nil {
+		t.Fatal(err)
+	}
+	var (
+		c2               *client.Client
+		attempts, toDead int
+		downAt           time.Duration
+	)
+	for c2 == nil {
+		if time.Since(killed) > 15*time.Second {
+			t.Fatalf("carol could not rejoin in 15 s (%d attempts)", attempts)
+		}
+		down := apDown()
+		if down && downAt == 0 {
+			downAt = time.Since(killed)
+		}
+		attempts++
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		cl, err := client.Join(ctx, client.Options{URL: wsURL(nodes["us"]), Room: "failover", Name: "carol",
+			Region: "ap", PublishAudio: true, PublishVideo: true})
+		cancel()
+		switch {
+		case err == nil && cl.Node() == "ap":
+			t.Fatal("carol rejoined on the dead node")
+		case err == nil:
+			c2 = cl
+			t.Cleanup(func() { _ = cl.Close() })
+		default:
+			toDead++
+			if down {
+				t.Errorf("attempt %d, %v after the kill, failed although us already marked ap down: %v",
+					attempts, time.Since(killed).Round(10*time.Millisecond), err)
+			}
+			time.Sleep(200 * time.Millisecond)
+		}
+	}
+	joinedAt := time.Since(killed)
+	receivesAt(t, 20*time.Second, c2, a, 0)
+	t.Logf("node kill → ap marked down on us %v, rejoined %v (attempt %d, %d failed), media back %v",
+		downAt.Round(10*time.Millisecond), joinedAt.Round(10*time.Millisecond), attempts, toDead,
+		time.Since(killed).Round(10*time.Millisecond))
 }

@@ -58,6 +58,9 @@ type Member struct {
 	Name string
 	Addr netip.AddrPort // gossip address
 	Meta Meta
+	// Suspect is true while the member does not answer this node's direct
+	// pings: it may be dead and not yet declared so (see probe.go).
+	Suspect bool
 }
 
 // EventKind says what happened to a member.
@@ -105,8 +108,9 @@ type Membership struct {
 	// view is built from memberlist's callbacks, which run under its lock:
 	// the *Node values memberlist.Members returns are mutated in place later,
 	// so reading them after the call would race.
-	vmu  sync.RWMutex
-	view map[string]Member // guarded by vmu
+	vmu     sync.RWMutex
+	view    map[string]Member // guarded by vmu
+	suspect map[string]bool   // members failing direct pings; guarded by vmu
 
 	events  chan struct{} // wakes the dispatcher
 	qmu     sync.Mutex
@@ -146,6 +150,9 @@ func Start(cfg Config) (*Membership, error) {
 	if cfg.RejoinInterval <= 0 {
 		cfg.RejoinInterval = 5 * time.Second
 	}
+	cfg.ProbeInterval = cmpOr(cfg.ProbeInterval, time.Second)
+	cfg.ProbeTimeout = cmpOr(cfg.ProbeTimeout, 500*time.Millisecond)
+	cfg.SuspicionMult = cmpOr(cfg.SuspicionMult, 2)
 	key, err := DeriveGossipKey(cfg.Secret)
 	if err != nil {
 		return nil, err
@@ -161,6 +168,7 @@ func Start(cfg Config) (*Membership, error) {
 		meta:    cfg.Meta,
 		enc:     appendMeta(nil, &cfg.Meta),
 		view:    make(map[string]Member),
+		suspect: make(map[string]bool),
 		events:  make(chan struct{}, 1),
 		updates: make(chan struct{}, 1),
 		done:    make(chan struct{}),
@@ -178,9 +186,9 @@ func Start(cfg Config) (*Membership, error) {
 	mc.Keyring = keyring
 	mc.GossipVerifyIncoming = true
 	mc.GossipVerifyOutgoing = true
-	mc.ProbeInterval = cmpOr(cfg.ProbeInterval, time.Second)
-	mc.ProbeTimeout = cmpOr(cfg.ProbeTimeout, 500*time.Millisecond)
-	mc.SuspicionMult = cmpOr(cfg.SuspicionMult, 2)
+	mc.ProbeInterval = cfg.ProbeInterval
+	mc.ProbeTimeout = cfg.ProbeTimeout
+	mc.SuspicionMult = cfg.SuspicionMult
 	// Stop gossiping about a dead node soon: nodes here are few and a dead
 	// one is replaced rather than waited for.
 	mc.GossipToTheDeadTime = 5 * time.Second
@@ -197,9 +205,10 @@ func Start(cfg Config) (*Membership, error) {
 	m.list = list
 	local := list.LocalNode()
 	m.addr = addrPort(local.Addr, local.Port)
-	m.wg.Add(2)
+	m.wg.Add(3)
 	go m.dispatch()
 	go m.refresh()
+	go m.probe()
 
 	if len(cfg.Join) > 0 {
 		if _, err := m.Join(cfg.Join); err != nil {
@@ -264,12 +273,14 @@ func (m *Membership) Local() Member {
 	return Member{Name: m.cfg.Name, Addr: m.Addr(), Meta: meta}
 }
 
-// Members returns every live node, this one included, sorted by name.
-// Nodes whose metadata cannot be read are left out.
+// Members returns every node not declared dead or gone, this one included,
+// sorted by name; those not answering pings have Suspect set. Nodes whose
+// metadata cannot be read are left out.
 func (m *Membership) Members() []Member {
 	m.vmu.RLock()
 	out := make([]Member, 0, len(m.view))
 	for _, mb := range m.view {
+		mb.Suspect = m.suspect[mb.Name]
 		out = append(out, mb)
 	}
 	m.vmu.RUnlock()
@@ -382,6 +393,10 @@ func (m *Membership) notify(kind EventKind, n *memberlist.Node) {
 	prev, known := m.view[n.Name]
 	if kind == Failed && prev.Meta.Leaving {
 		kind = Left
+	}
+	if kind != Updated {
+		// Gone, or back with a new incarnation: suspicion starts afresh.
+		delete(m.suspect, n.Name)
 	}
 	switch {
 	case kind == Left || kind == Failed:

@@ -278,3 +278,66 @@ func TestLogLevels(t *testing.T) {
 type writerFunc func([]byte) (int, error)
 
 func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
+
+// TestSuspectBeforeDead: a node killed without leaving is reported suspect
+// (Alive false, Suspect set) well before memberlist declares it dead, while
+// a live node never is.
+func TestSuspectBeforeDead(t *testing.T) {
+	tests := []struct {
+		name string
+		tune func(*Config)
+		// The probe timings in effect, for the bound on suspicion.
+		interval, timeout time.Duration
+		// Whether to require that live eu-1 is never suspected: a busy
+		// machine running -race can hold up two 100 ms pings in a row.
+		checkLive bool
+	}{
+		{"fast", fastDetection, 200 * time.Millisecond, 100 * time.Millisecond, false},
+		{"defaults", nil, time.Second, 500 * time.Millisecond, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ms, recs := cluster(t, tt.tune)
+			us := ms[0]
+			// Let a few probe rounds pass: nobody alive is suspected.
+			time.Sleep(3 * tt.interval)
+			for _, mb := range us.Members() {
+				if tt.checkLive && (mb.Suspect || !us.Alive(mb.Name)) {
+					t.Fatalf("us-1 suspects %s before anything failed", mb.Name)
+				}
+			}
+
+			stopped := time.Now()
+			if err := ms[2].Shutdown(); err != nil {
+				t.Fatal(err)
+			}
+			var suspectAfter, deadAfter time.Duration
+			waitFor(t, "ap-1 declared dead", func() bool {
+				took := time.Since(stopped)
+				if tt.checkLive && !us.Alive("eu-1") {
+					t.Fatalf("live eu-1 reported not alive %v after ap-1 stopped", took)
+				}
+				if mb, listed := member(us, "ap-1"); suspectAfter == 0 && listed && mb.Suspect && !us.Alive("ap-1") {
+					suspectAfter = took
+				}
+				if _, ok := recs[0].find(Failed, "ap-1"); ok {
+					deadAfter = took
+					return true
+				}
+				return false
+			})
+			t.Logf("us-1: ap-1 suspect after %v, dead after %v", suspectAfter.Round(time.Millisecond), deadAfter.Round(time.Millisecond))
+			if suspectAfter == 0 {
+				t.Fatal("ap-1 was declared dead without being suspected first")
+			}
+			// One probe interval until the next round, two unanswered pings,
+			// and one interval of slack for a loaded machine.
+			if bound := 2*tt.interval + 2*tt.timeout; suspectAfter > bound {
+				t.Errorf("suspected after %v, want within %v", suspectAfter, bound)
+			}
+			if us.Alive("ap-1") {
+				t.Error("dead ap-1 reported alive")
+			}
+		})
+	}
+}

@@ -18,7 +18,11 @@ type Node struct {
 	// Hosts is true when the node already has participants of the conference.
 	Hosts    bool
 	Draining bool
-	Self     bool // the node deciding; wins ties so as not to redirect needlessly
+	// Unreachable is true while the node is suspected down (failure
+	// detection has not declared it dead yet, or its relay link is silent):
+	// a participant sent there would wait on a dead node.
+	Unreachable bool
+	Self        bool // the node deciding; wins ties so as not to redirect needlessly
 }
 
 // Reason says which rule chose the node.
@@ -36,12 +40,12 @@ const (
 // Rules, in order: a node in the participant's region whose stress is under
 // overload (one already hosting the conference first, then the least
 // stressed); else a node already hosting the conference and not overloaded
-// (least stressed); else the least stressed node of all. Draining nodes are
-// never chosen. ok is false when every node is draining.
+// (least stressed); else the least stressed node of all. Draining and
+// unreachable nodes are never chosen. ok is false when no node is left.
 func Choose(nodes []Node, region string, overload float64) (chosen Node, why Reason, ok bool) {
 	var live []Node
 	for _, n := range nodes {
-		if !n.Draining {
+		if !n.Draining && !n.Unreachable {
 			live = append(live, n)
 		}
 	}

@@ -11,6 +11,8 @@ func TestChoose(t *testing.T) {
 	hosts := func(n *Node) { n.Hosts = true }
 	self := func(n *Node) { n.Self = true }
 	drain := func(n *Node) { n.Draining = true }
+	down := func(n *Node) { n.Unreachable = true }
+	best := func(n *Node) { n.Hosts = true; n.Unreachable = true; n.Stress = 0 }
 	tests := []struct {
 		name   string
 		nodes  []Node
@@ -29,6 +31,13 @@ func TestChoose(t *testing.T) {
 		{"draining never chosen", []Node{with(eu, drain), us}, "eu-west", "us", LeastLoaded, true},
 		{"draining conference node skipped", []Node{with(eu, func(n *Node) { n.Draining = true; n.Hosts = true }), us, ap}, "sa", "ap", LeastLoaded, true},
 		{"all draining", []Node{with(us, drain)}, "us-east", "", NoNode, false},
+		{"unreachable in region skipped", []Node{with(eu, down), us, ap}, "eu-west", "ap", LeastLoaded, true},
+		{"unreachable conference node skipped", []Node{with(eu, func(n *Node) { n.Hosts = true; n.Unreachable = true }), us, ap}, "sa", "ap", LeastLoaded, true},
+		{"unreachable least loaded skipped", []Node{us, eu, with(ap, down)}, "", "us", LeastLoaded, true},
+		{"unreachable in region with conference skipped", []Node{with(Node{Name: "eu2", Region: "eu-west"}, best), eu}, "eu-west", "eu", InRegion, true},
+		{"every other unreachable: self", []Node{with(Node{Name: "eu2", Region: "eu-west"}, best), with(ap, down),
+			with(Node{Name: "me", Region: "us-east", Stress: 0.9}, self)}, "eu-west", "me", LeastLoaded, true},
+		{"all unreachable", []Node{with(us, down), with(eu, down)}, "us-east", "", NoNode, false},
 		{"self wins a tie", []Node{Node{Name: "a", Region: "r", Stress: 0.2}, with(Node{Name: "b", Region: "r", Stress: 0.21}, self)}, "r", "b", InRegion, true},
 		{"ties break by name", []Node{Node{Name: "b", Region: "r"}, Node{Name: "a", Region: "r"}}, "r", "a", InRegion, true},
 		{"overloaded everywhere: least loaded", []Node{usBusy, with(Node{Name: "eu9", Region: "eu-west", Stress: 0.95}, hosts)}, "eu-west", "us2", LeastLoaded, true},
