@@ -20,6 +20,13 @@ func (s *Buffer) Write(p []byte) (int, error) {
 	return s.b.Write(p)
 }
 
+// Len returns how many bytes have been written so far.
+func (s *Buffer) Len() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Len()
+}
+
 // String returns everything written so far.
 func (s *Buffer) String() string {
 	s.mu.Lock()
