@@ -3,9 +3,11 @@ package media
 import (
 	"errors"
 	"fmt"
+	"math/bits"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/pion/rtcp"
 	"github.com/pion/rtp"
@@ -13,6 +15,7 @@ import (
 
 	"github.com/switchyard/switchyard/media/codec"
 	"github.com/switchyard/switchyard/media/forward"
+	"github.com/switchyard/switchyard/media/rtxguard"
 )
 
 // ErrNoCodec is returned by Bind when the receiver did not negotiate the publisher's codec.
@@ -35,6 +38,9 @@ type DownTrack struct {
 	want    atomic.Int32  // target requested by SetTarget
 	current atomic.Int32  // the forwarder's current layer, as of the last packet
 	ssrc    atomic.Uint32 // 0 until bound
+	rtt     atomic.Int64  // the receiver's round trip, ns; 0 = rtxguard's default
+	budget  atomic.Pointer[rtxguard.Budget]
+	now     func() time.Time // the clock; tests replace it
 
 	mu      sync.Mutex // guards everything below; WriteRTP runs on each layer's goroutine
 	fwd     *forward.Forwarder
@@ -44,6 +50,10 @@ type DownTrack struct {
 	rtxBuf  [1500]byte // scratch for retransmissions (RTCP goroutine)
 	rtxVP8  codec.VP8  // scratch for a retransmitted payload's descriptor
 	hdr     rtp.Header // scratch for the outgoing header
+	guard   *rtxguard.Track
+	// Forwarded packets and bytes not yet added to the budget: its atomics
+	// are shared by all the receiver's tracks, so they are added in batches.
+	budgetPackets, budgetBytes int
 
 	Packets     atomic.Uint64
 	Bytes       atomic.Uint64
@@ -54,6 +64,10 @@ type DownTrack struct {
 	firstErr    atomic.Pointer[error]
 	bitrate     atomic.Int64
 	tickBytes   uint64
+
+	// RetransmitsRefused counts NACKed sequence numbers not resent, by
+	// rtxguard.Reason (index rtxguard.Allowed stays 0).
+	RetransmitsRefused [rtxguard.NumReasons]atomic.Uint64
 }
 
 // NewDownTrack makes a DownTrack for up, sending nothing until a target layer is set.
@@ -66,10 +80,36 @@ func NewDownTrack(up *UpTrack) *DownTrack {
 		codec:    up.Codec(),
 		up:       up,
 		fwd:      forward.New(up.Codec().ClockRate),
+		now:      time.Now,
+		guard:    rtxguard.NewTrack(rtxguard.TrackConfig{}),
 	}
+	d.budget.Store(rtxguard.NewBudget(rtxguard.BudgetConfig{}, d.now()))
 	d.want.Store(int32(d.fwd.Target()))
 	d.current.Store(int32(d.fwd.Current()))
 	return d
+}
+
+// SetRetransmitBudget makes the track's retransmissions count against b,
+// which the receiver's other tracks may share. nil gives the track a
+// default budget of its own; none is unlimited. It never blocks.
+func (d *DownTrack) SetRetransmitBudget(b *rtxguard.Budget) {
+	if b == nil {
+		b = rtxguard.NewBudget(rtxguard.BudgetConfig{}, d.now())
+	}
+	d.budget.Store(b)
+}
+
+// SetRTT sets the receiver's round-trip time: a sequence number is resent at
+// most once per round trip. 0 means rtxguard.DefaultRTT. It never blocks.
+func (d *DownTrack) SetRTT(rtt time.Duration) { d.rtt.Store(int64(rtt)) }
+
+// RetransmitsRefusedTotal is the sum of RetransmitsRefused over the reasons.
+func (d *DownTrack) RetransmitsRefusedTotal() uint64 {
+	var n uint64
+	for i := range d.RetransmitsRefused {
+		n += d.RetransmitsRefused[i].Load()
+	}
+	return n
 }
 
 // ID is the track id: "audio" or "video".
@@ -200,6 +240,8 @@ func (d *DownTrack) send(p *Packet, out forward.Out) {
 		payload = d.payload[:n]
 		codec.RewriteVP8(payload, p.VP8, out.PictureID, out.TL0PICIDX)
 	}
+	// Remembered even if the write fails: the receiver may NACK it.
+	d.guard.Forwarded(out.Seq, p.Arrival)
 	if err := d.write(p.Header.Marker, out, payload); err != nil {
 		if d.WriteErrors.Add(1) == 1 {
 			first := err
@@ -207,8 +249,26 @@ func (d *DownTrack) send(p *Packet, out forward.Out) {
 		}
 		return
 	}
+	n := len(payload) + 12
 	d.Packets.Add(1)
-	d.Bytes.Add(uint64(len(payload) + 12))
+	d.Bytes.Add(uint64(n))
+	d.budgetPackets++
+	d.budgetBytes += n
+	if d.budgetPackets >= budgetBatch {
+		d.flushBudget()
+	}
+}
+
+// budgetBatch is how many forwarded packets a DownTrack adds to its budget at
+// once; a NACK flushes the rest first.
+const budgetBatch = 16
+
+// flushBudget adds what was forwarded to the budget; called with mu held.
+func (d *DownTrack) flushBudget() {
+	if d.budgetPackets > 0 {
+		d.budget.Load().Forwarded(d.budgetPackets, d.budgetBytes)
+		d.budgetPackets, d.budgetBytes = 0, 0
+	}
 }
 
 // HandleRTCP acts on the receiver's feedback about this track: NACKs are
@@ -217,13 +277,7 @@ func (d *DownTrack) HandleRTCP(pkts []rtcp.Packet) {
 	for _, pkt := range pkts {
 		switch p := pkt.(type) {
 		case *rtcp.TransportLayerNack:
-			for _, pair := range p.Nacks {
-				pair.Range(func(seq uint16) bool {
-					d.NACKed.Add(1)
-					d.retransmit(seq)
-					return true
-				})
-			}
+			d.answerNACK(p)
 		case *rtcp.PictureLossIndication, *rtcp.FullIntraRequest:
 			d.PLIs.Add(1)
 			layer, target, _ := d.Layers()
@@ -235,22 +289,61 @@ func (d *DownTrack) HandleRTCP(pkts []rtcp.Packet) {
 	}
 }
 
+// answerNACK resends what the receiver asked for, within rtxguard's limits:
+// not too far back, once per round trip, and within the receiver's budget,
+// cheapest check first.
+func (d *DownTrack) answerNACK(p *rtcp.TransportLayerNack) {
+	now := d.now()
+	at := now.Sub(d.up.epoch).Nanoseconds() // the clock of Packet.Arrival
+	rtt := time.Duration(d.rtt.Load())
+	budget := d.budget.Load()
+	spent := false // the budget refused at this now: it refuses the rest too
+	// The lock is taken per pair (at most 17 packets), so that forwarding is
+	// not held up for a whole NACK.
+	for _, pair := range p.Nacks {
+		d.mu.Lock()
+		if d.writer == nil {
+			d.mu.Unlock()
+			return
+		}
+		d.flushBudget()
+		d.NACKed.Add(uint64(1 + bits.OnesCount16(uint16(pair.LostPackets))))
+		seq, lost := pair.PacketID, uint16(pair.LostPackets)
+		for {
+			r := d.guard.Check(seq, at, rtt)
+			if r == rtxguard.Allowed {
+				if spent || !budget.Allow(now) {
+					spent, r = true, rtxguard.OverBudget
+				} else {
+					r = d.retransmit(seq, at, budget)
+				}
+			}
+			if r != rtxguard.Allowed {
+				d.RetransmitsRefused[r].Add(1)
+			}
+			if lost == 0 {
+				break
+			}
+			seq = pair.PacketID + uint16(bits.TrailingZeros16(lost)) + 1
+			lost &= lost - 1
+		}
+		d.mu.Unlock()
+	}
+}
+
 // retransmit resends the packet this receiver got as seq: the forwarder says
 // which publisher packet that was and how it was rewritten, and the
-// publisher's cache still holds it.
-func (d *DownTrack) retransmit(seq uint16) {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	if d.writer == nil {
-		return
-	}
+// publisher's cache still holds it. The budget allowed it; called with mu held.
+func (d *DownTrack) retransmit(seq uint16, at int64, budget *rtxguard.Budget) rtxguard.Reason {
 	layer, in, m, ok := d.fwd.Locate(seq)
 	if !ok {
-		return
+		budget.Cancel()
+		return rtxguard.NotCached
 	}
 	orig, payload, ok := d.up.Cached(layer, in, d.rtxBuf[:])
 	if !ok {
-		return
+		budget.Cancel()
+		return rtxguard.NotCached
 	}
 	fp := forward.Packet{Layer: layer, Seq: in, Timestamp: orig.Timestamp}
 	vp8 := d.up.isVP8 && codec.ParseVP8(payload, &d.rtxVP8) == nil
@@ -262,9 +355,14 @@ func (d *DownTrack) retransmit(seq uint16) {
 		// payload is our copy: rewrite it in place.
 		codec.RewriteVP8(payload, &d.rtxVP8, out.PictureID, out.TL0PICIDX)
 	}
-	if d.write(orig.Marker, out, payload) == nil {
-		d.Retransmits.Add(1)
+	if d.write(orig.Marker, out, payload) != nil {
+		budget.Cancel()
+		return rtxguard.Allowed // not refused: the writer failed
 	}
+	budget.Retransmitted(len(payload) + 12)
+	d.guard.Resent(seq, at)
+	d.Retransmits.Add(1)
+	return rtxguard.Allowed
 }
 
 // Tick updates the bitrate; call it from one goroutine every interval.

@@ -11,6 +11,7 @@ import (
 
 	"github.com/switchyard/switchyard/media/codec"
 	"github.com/switchyard/switchyard/media/dedup"
+	"github.com/switchyard/switchyard/media/rtxguard"
 )
 
 // recordingWriter keeps a copy of every packet it is given.
@@ -72,6 +73,8 @@ func TestRetransmitIsTheOriginal(t *testing.T) {
 		t.Fatalf("forwarded %d packets, want 41 (q until h's keyframe at 25, then 15 of h)", len(sent))
 	}
 	w.sent = nil
+	// Resending everything at once is far over the default budget.
+	d.SetRetransmitBudget(rtxguard.NewBudget(rtxguard.BudgetConfig{FloorPackets: 1000, FloorBytes: 1e6}, time.Now()))
 	nack := &rtcp.TransportLayerNack{MediaSSRC: 4242}
 	for _, p := range sent {
 		nack.Nacks = append(nack.Nacks, rtcp.NackPair{PacketID: p.SequenceNumber})
