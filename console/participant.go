@@ -112,6 +112,7 @@ func (v *participantView) lines(c *snapshot.Conference, p *snapshot.Participant)
 		{"up " + fmtRate(p.BitrateUp) + "b/s", 1},
 		{"down " + fmtRate(p.BitrateDown) + "b/s", 1},
 		{"estimate " + fmtRate(p.EstimateBps) + "b/s", 1},
+		{fmt.Sprintf("rtx %d/%d", p.Retransmits, p.NACKsIn) + refusedText(st, p.RetransmitsRefused), 2},
 	}, v.width, "  "))
 
 	audio := "no audio"
@@ -279,4 +280,13 @@ func (v *participantView) sparks(room string, p *snapshot.Participant) []string 
 		out = append(out, "  "+fit(l.name, label, false)+st.Spark.Render(spark)+" max "+l.unit(peak))
 	}
 	return out
+}
+
+// refusedText notes retransmissions the node refused, a sign of a receiver
+// NACKing more than its link explains.
+func refusedText(st *Styles, n uint64) string {
+	if n == 0 {
+		return ""
+	}
+	return " " + st.Warn.Render(fmt.Sprintf("(%d refused)", n))
 }

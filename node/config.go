@@ -7,7 +7,7 @@ import (
 	"net/netip"
 	"time"
 
-	"github.com/switchyard/switchyard/cascade/linkemu"
+	"github.com/switchyard/switchyard/linkemu"
 )
 
 // Config is everything a node needs to run; main fills it from config.toml,
@@ -39,6 +39,24 @@ type Config struct {
 
 	// GoneAfter is how long a participant whose media path failed stays before removal.
 	GoneAfter time.Duration
+
+	// JoinTimeout closes a signaling connection that has not joined a room
+	// within it; OfferTimeout removes a participant that joined but sent no
+	// offer within it. Until its offer a participant is pending: it counts
+	// against MaxPending, not against the room, room and node limits.
+	JoinTimeout  time.Duration
+	OfferTimeout time.Duration
+	MaxPending   int
+	// ConnsPerAddress bounds concurrent signaling connections from one IP
+	// address, and JoinRate/JoinBurst its joins per second; 0 = no limit.
+	// Loopback addresses are exempt unless LimitLoopback is set: the demo
+	// and the benchmark run every participant from 127.0.0.1.
+	ConnsPerAddress int
+	JoinRate        float64
+	JoinBurst       int
+	LimitLoopback   bool
+	// HTTPIdleTimeout closes idle keep-alive HTTP connections.
+	HTTPIdleTimeout time.Duration
 	// InitialBitrate and MaxBitrate bound the per-receiver bandwidth estimate.
 	InitialBitrate int
 	MaxBitrate     int
@@ -100,6 +118,13 @@ func DefaultConfig() Config {
 		MessageRate:     30,
 		MessageBurst:    60,
 		GoneAfter:       4 * time.Second,
+		JoinTimeout:     10 * time.Second,
+		OfferTimeout:    10 * time.Second,
+		MaxPending:      100,
+		ConnsPerAddress: 16,
+		JoinRate:        2,
+		JoinBurst:       10,
+		HTTPIdleTimeout: 30 * time.Second,
 		InitialBitrate:  2_500_000,
 		MaxBitrate:      8_000_000,
 		BatchWrites:     true,
@@ -138,6 +163,13 @@ func (c *Config) validate() ([]netip.Prefix, error) {
 	}
 	if c.GoneAfter <= 0 || c.GoneAfter > 10*time.Second {
 		return nil, fmt.Errorf("config: gone_after %s must be within (0, 10s]", c.GoneAfter)
+	}
+	if c.JoinTimeout <= 0 || c.OfferTimeout <= 0 || c.HTTPIdleTimeout <= 0 {
+		return nil, fmt.Errorf("config: join_timeout (%s), offer_timeout (%s) and http_idle_timeout (%s) must be positive",
+			c.JoinTimeout, c.OfferTimeout, c.HTTPIdleTimeout)
+	}
+	if c.MaxPending < 1 || c.ConnsPerAddress < 0 || c.JoinRate < 0 || c.JoinBurst < 0 {
+		return nil, fmt.Errorf("config: max_pending must be positive; connections_per_address, join_rate and join_burst must not be negative")
 	}
 	if c.InitialBitrate <= 0 || c.MaxBitrate < c.InitialBitrate {
 		return nil, fmt.Errorf("config: need 0 < initial_bitrate <= max_bitrate")

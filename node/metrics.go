@@ -9,7 +9,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/switchyard/switchyard/internal/ratelog"
 	"github.com/switchyard/switchyard/media"
+	"github.com/switchyard/switchyard/media/rtxguard"
 )
 
 // metrics are the node's Prometheus series, on a registry of its own so that
@@ -19,6 +21,9 @@ type metrics struct {
 	participants prometheus.Gauge
 	conferences  prometheus.Gauge
 	badMessages  prometheus.Counter
+	timeouts     *prometheus.CounterVec // by stage: join, offer
+	refused      *prometheus.CounterVec // connections and joins refused by reason
+	forgedDTLS   prometheus.Counter
 	forwardDelay prometheus.Histogram
 
 	// Packet totals are true counters: the tracks that ended are summed
@@ -31,7 +36,10 @@ type metrics struct {
 }
 
 // packetTotals are the node's media packet counters.
-type packetTotals struct{ in, out, nacks, rtx uint64 }
+type packetTotals struct {
+	in, out, nacks, rtx uint64
+	refused             [rtxguard.NumReasons]uint64
+}
 
 func (t *packetTotals) addUp(u *media.UpTrack) {
 	for _, l := range u.Layers() {
@@ -43,6 +51,9 @@ func (t *packetTotals) addDown(d *media.DownTrack) {
 	t.out += d.Packets.Load()
 	t.nacks += d.NACKed.Load()
 	t.rtx += d.Retransmits.Load()
+	for r := range t.refused {
+		t.refused[r] += d.RetransmitsRefused[r].Load()
+	}
 }
 
 func newMetrics() *metrics {
@@ -56,13 +67,21 @@ func newMetrics() *metrics {
 			Name: "switchyard_conferences", Help: "Conferences on this node."}),
 		badMessages: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "switchyard_signaling_bad_messages_total", Help: "Signaling messages refused (malformed, oversized, rate limited, out of protocol)."}),
+		timeouts: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "switchyard_signaling_timeouts_total", Help: "Clients dropped for not joining (stage join) or not sending their offer (stage offer) in time."},
+			[]string{"stage"}),
+		refused: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "switchyard_refused_total", Help: "Connections and joins refused by a per-address limit."},
+			[]string{"reason"}),
+		forgedDTLS: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "switchyard_media_forged_dtls_total", Help: "Datagrams on the media port dropped as forged DTLS (epoch 0 records no peer sends)."}),
 		forwardDelay: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name:    "switchyard_forward_delay_seconds",
 			Help:    "Time from reading a media packet to having written it to every subscriber.",
 			Buckets: []float64{5e-6, 10e-6, 25e-6, 50e-6, 100e-6, 250e-6, 500e-6, 1e-3, 2.5e-3, 5e-3, 10e-3},
 		}),
 	}
-	m.reg.MustRegister(m.participants, m.conferences, m.badMessages, m.forwardDelay,
+	m.reg.MustRegister(m.participants, m.conferences, m.badMessages, m.timeouts, m.refused, m.forgedDTLS, m.forwardDelay,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -78,6 +97,7 @@ func (m *metrics) handler() http.Handler {
 type packetCounters struct {
 	n                       *Node
 	in, out, nacks, retrans *prometheus.Desc
+	refused, logSuppressed  *prometheus.Desc
 }
 
 func (n *Node) registerCounters() {
@@ -87,6 +107,11 @@ func (n *Node) registerCounters() {
 		out:     prometheus.NewDesc("switchyard_packets_sent_total", "Media packets forwarded to subscribers (live tracks).", nil, nil),
 		nacks:   prometheus.NewDesc("switchyard_nacks_received_total", "Sequence numbers receivers asked to be resent (live tracks).", nil, nil),
 		retrans: prometheus.NewDesc("switchyard_retransmits_total", "Packets resent from the cache (live tracks).", nil, nil),
+		refused: prometheus.NewDesc("switchyard_retransmits_refused_total",
+			"NACKed packets not resent, by reason: over the receiver's budget, repeated within a round trip, too old, never sent, no longer cached.",
+			[]string{"reason"}, nil),
+		logSuppressed: prometheus.NewDesc("switchyard_log_suppressed_total",
+			"Log lines driven by network input (pion, memberlist, forged packets) dropped by rate limiting, process-wide.", nil, nil),
 	})
 }
 
@@ -95,15 +120,20 @@ func (c *packetCounters) Describe(ch chan<- *prometheus.Desc) {
 	ch <- c.out
 	ch <- c.nacks
 	ch <- c.retrans
+	ch <- c.refused
+	ch <- c.logSuppressed
 }
 
 func (c *packetCounters) Collect(ch chan<- prometheus.Metric) {
-	in, out, nacks, rtx := c.n.metrics.totals()
+	t := c.n.metrics.allTotals()
 	for _, m := range []struct {
 		d *prometheus.Desc
 		v uint64
-	}{{c.in, in}, {c.out, out}, {c.nacks, nacks}, {c.retrans, rtx}} {
+	}{{c.in, t.in}, {c.out, t.out}, {c.nacks, t.nacks}, {c.retrans, t.rtx}, {c.logSuppressed, ratelog.Suppressed()}} {
 		ch <- prometheus.MustNewConstMetric(m.d, prometheus.CounterValue, float64(m.v))
+	}
+	for r := rtxguard.Unknown; r < rtxguard.NumReasons; r++ {
+		ch <- prometheus.MustNewConstMetric(c.refused, prometheus.CounterValue, float64(t.refused[r]), r.String())
 	}
 }
 
@@ -142,6 +172,11 @@ func (m *metrics) retireDown(d *media.DownTrack) {
 
 // totals are the packet counters since the node started.
 func (m *metrics) totals() (in, out, nacks, rtx uint64) {
+	t := m.allTotals()
+	return t.in, t.out, t.nacks, t.rtx
+}
+
+func (m *metrics) allTotals() packetTotals {
 	m.countMu.Lock()
 	defer m.countMu.Unlock()
 	t := m.retired
@@ -151,5 +186,5 @@ func (m *metrics) totals() (in, out, nacks, rtx uint64) {
 	for d := range m.liveDown {
 		t.addDown(d)
 	}
-	return t.in, t.out, t.nacks, t.rtx
+	return t
 }

@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/switchyard/switchyard/internal/udpbatch"
 	"log/slog"
 	"math"
 	"net"
@@ -26,6 +25,10 @@ import (
 	"github.com/pion/ice/v4"
 	"github.com/pion/webrtc/v4"
 
+	"github.com/switchyard/switchyard/internal/dtlsfilter"
+	"github.com/switchyard/switchyard/internal/ratelog"
+	"github.com/switchyard/switchyard/internal/udpbatch"
+	"github.com/switchyard/switchyard/node/addrlimit"
 	"github.com/switchyard/switchyard/node/signal"
 	"github.com/switchyard/switchyard/node/web"
 )
@@ -35,22 +38,29 @@ type Node struct {
 	cfg     Config
 	allowed []netip.Prefix
 	log     *slog.Logger
+	// netLog is for lines that traffic from the network can trigger at
+	// will: rate-limited per message, the rest counted.
+	netLog  *slog.Logger
 	started time.Time
 	metrics *metrics
 
 	udpConn *net.UDPConn
 	batch   *udpbatch.Conn // nil unless cfg.BatchWrites
 	udpMux  ice.UDPMux
-	httpLn  net.Listener
-	http    *http.Server
+	// mediaConn is the media port as pion reads it, forged DTLS filtered out.
+	mediaConn *dtlsfilter.Conn
+	httpLn    net.Listener
+	http      *http.Server
 
-	mu       sync.Mutex // guards rooms, count, draining
+	mu       sync.Mutex // guards rooms, count, pending, draining, and each Room's refs and counted
 	rooms    map[string]*Room
-	count    int // participants on the node
+	count    int // participants on the node past their first offer
+	pending  int // participants that joined and have not sent their offer
 	draining bool
 	nextID   atomic.Uint64
 
 	cluster *cluster // nil when the node runs alone
+	addrs   *addrlimit.Limiter
 
 	cpuPercent atomic.Uint64 // float64 bits
 	wg         sync.WaitGroup
@@ -78,10 +88,16 @@ func New(cfg Config, logger *slog.Logger) (*Node, error) {
 		cfg:     cfg,
 		allowed: allowed,
 		log:     logger,
+		netLog:  slog.New(ratelog.NewHandler(logger.Handler(), ratelog.New[string](nil, 0, 0))),
 		rooms:   make(map[string]*Room),
 		metrics: newMetrics(),
 		done:    make(chan struct{}),
 	}
+	n.addrs = addrlimit.New(addrlimit.Config{
+		Conns:    cfg.ConnsPerAddress,
+		JoinRate: cfg.JoinRate, JoinBurst: cfg.JoinBurst,
+		Exempt: func(a netip.Addr) bool { return !cfg.LimitLoopback && a.IsLoopback() },
+	}, nil)
 	n.registerCounters()
 	return n, nil
 }
@@ -107,7 +123,13 @@ func (n *Node) Start(ctx context.Context) error {
 		}
 		n.batch, pc = bc, bc
 	}
-	n.udpMux = webrtc.NewICEUDPMux(nil, pc)
+	// Forged DTLS records never reach pion: one would end the connection of
+	// the participant whose address it carries.
+	n.mediaConn = dtlsfilter.New(pc, func(from net.Addr) {
+		n.metrics.forgedDTLS.Inc()
+		n.netLog.Warn("forged DTLS record dropped", "from", from.String())
+	})
+	n.udpMux = webrtc.NewICEUDPMux(nil, n.mediaConn)
 	ln, err := net.Listen("tcp", n.cfg.HTTPAddr)
 	if err != nil {
 		_ = n.udpMux.Close()
@@ -124,7 +146,12 @@ func (n *Node) Start(ctx context.Context) error {
 		}
 		n.cluster = c
 	}
-	n.http = &http.Server{Handler: n.routes(), ReadHeaderTimeout: 10 * time.Second}
+	n.http = &http.Server{
+		Handler:           n.routes(),
+		ReadHeaderTimeout: 5 * time.Second,
+		IdleTimeout:       n.cfg.HTTPIdleTimeout,
+		MaxHeaderBytes:    32 << 10,
+	}
 	n.wg.Add(2)
 	go func() {
 		defer n.wg.Done()
@@ -222,7 +249,11 @@ type errJoin struct{ code, reason string }
 
 func (e *errJoin) Error() string { return e.reason }
 
-// admit reserves a place for a participant in room, creating the room if needed.
+// admit reserves a pending place for a participant in room, creating the
+// room if needed. The room cannot disappear while the place is held: it is
+// dropped only when its last admission is released. A pending participant
+// counts against MaxPending only; promote moves it to the room's and the
+// node's counts once it sends its offer.
 func (n *Node) admit(room string) (*Room, error) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
@@ -232,34 +263,83 @@ func (n *Node) admit(room string) (*Room, error) {
 	if n.count >= n.cfg.MaxParticipants {
 		return nil, &errJoin{signal.CodeNodeFull, fmt.Sprintf("node full (%d participants)", n.cfg.MaxParticipants)}
 	}
+	if n.pending >= n.cfg.MaxPending {
+		return nil, &errJoin{signal.CodeNodeFull, fmt.Sprintf("node busy (%d participants still negotiating)", n.cfg.MaxPending)}
+	}
 	r, ok := n.rooms[room]
-	if !ok {
-		if len(n.rooms) >= n.cfg.MaxRooms {
+	if !ok || r.counted == 0 {
+		if n.liveRoomsLocked() >= n.cfg.MaxRooms {
 			return nil, &errJoin{signal.CodeNodeFull, fmt.Sprintf("node full (%d rooms)", n.cfg.MaxRooms)}
 		}
+	}
+	if !ok {
 		r = newRoom(n, room)
 		n.rooms[room] = r
 		n.metrics.conferences.Set(float64(len(n.rooms)))
 	}
-	if r.size() >= n.cfg.MaxRoomSize {
+	if r.counted >= n.cfg.MaxRoomSize {
 		return nil, &errJoin{signal.CodeRoomFull, fmt.Sprintf("room %q is full (%d participants)", room, n.cfg.MaxRoomSize)}
 	}
-	n.count++
-	n.metrics.participants.Set(float64(n.count))
+	r.refs++
+	n.pending++
 	return r, nil
 }
 
-// release gives back a participant's place and drops the room when empty.
-func (n *Node) release(r *Room) {
+// promote counts a pending participant of r as present, once its offer
+// arrived; the limits are checked again, as others may have been promoted
+// since its admission. It reports whether it counted the participant.
+func (n *Node) promote(r *Room, counted *bool) error {
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	n.count--
+	if *counted {
+		return nil
+	}
+	if n.count >= n.cfg.MaxParticipants {
+		return &errJoin{signal.CodeNodeFull, fmt.Sprintf("node full (%d participants)", n.cfg.MaxParticipants)}
+	}
+	if r.counted >= n.cfg.MaxRoomSize {
+		return &errJoin{signal.CodeRoomFull, fmt.Sprintf("room %q is full (%d participants)", r.name, n.cfg.MaxRoomSize)}
+	}
+	*counted = true
+	n.pending--
+	n.count++
+	r.counted++
 	n.metrics.participants.Set(float64(n.count))
-	if r.size() == 0 && n.rooms[r.name] == r {
+	return nil
+}
+
+// release gives back a participant's place (counted says whether promote
+// counted it) and drops the room when nobody holds a place in it.
+func (n *Node) release(r *Room, counted *bool) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if *counted {
+		*counted = false
+		n.count--
+		r.counted--
+		n.metrics.participants.Set(float64(n.count))
+	} else {
+		n.pending--
+	}
+	r.refs--
+	if r.refs == 0 && n.rooms[r.name] == r {
 		delete(n.rooms, r.name)
 		n.metrics.conferences.Set(float64(len(n.rooms)))
 		go r.dropRemotes()
 	}
+}
+
+// liveRoomsLocked counts rooms with at least one participant past its
+// offer; rooms held only by pending participants are bounded by MaxPending.
+// Called with mu held.
+func (n *Node) liveRoomsLocked() int {
+	live := 0
+	for _, r := range n.rooms {
+		if r.counted > 0 {
+			live++
+		}
+	}
+	return live
 }
 
 // newParticipantID names a participant. In a cascade the node's id comes
@@ -349,6 +429,9 @@ func (n *Node) tick(ctx context.Context) {
 						n.cluster.kickState()
 					}
 				}
+			}
+			if i%40 == 0 {
+				n.addrs.Sweep()
 			}
 			if i%4 == 0 {
 				secs := now.Sub(lastWall).Seconds()

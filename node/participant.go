@@ -16,6 +16,7 @@ import (
 
 	"github.com/switchyard/switchyard/media"
 	"github.com/switchyard/switchyard/media/layer"
+	"github.com/switchyard/switchyard/media/rtxguard"
 	"github.com/switchyard/switchyard/media/speaker"
 	"github.com/switchyard/switchyard/node/signal"
 )
@@ -30,11 +31,12 @@ type Participant struct {
 	log              *slog.Logger
 	joined           time.Time
 	api              *peerAPI
-	pc               *webrtc.PeerConnection
+	pc               *webrtc.PeerConnection // replaced only before the first answer (negMu and mu held)
 	speaker          *speaker.Speaker
 
 	negMu          sync.Mutex // serialises offer/answer; guards the fields below it
-	ready          bool       // the client's first offer has been answered
+	ready          bool       // the client's first offer has been answered and the room knows
+	offered        bool       // the client's first offer has been answered
 	awaitingAnswer bool
 	pending        bool // renegotiate once the current answer arrives
 	negTimer       *time.Timer
@@ -49,7 +51,16 @@ type Participant struct {
 	measured    map[string]float64
 	closed      bool
 	goneTimer   *time.Timer
-	trial       upgradeTrial
+	offerTimer  *time.Timer // removes the participant if no offer comes in time
+	// counted is set once the node counts the participant as present (its
+	// first offer arrived); guarded by Node.mu.
+	counted bool
+	trial   upgradeTrial
+
+	// rtx bounds the retransmissions sent to this participant over all its
+	// subscriptions; retired keeps the NACK counts of ended subscriptions.
+	rtx     *rtxguard.Budget
+	retired nackCounts // guarded by mu
 
 	audioMuted atomic.Bool
 	remb       atomic.Int64
@@ -76,10 +87,6 @@ func newParticipant(n *Node, r *Room, s *session, m signal.Message) (*Participan
 	if err != nil {
 		return nil, fmt.Errorf("peer api: %w", err)
 	}
-	pc, err := api.api.NewPeerConnection(webrtc.Configuration{SDPSemantics: webrtc.SDPSemanticsUnifiedPlan})
-	if err != nil {
-		return nil, fmt.Errorf("peer connection: %w", err)
-	}
 	region := m.Region
 	if region == "" {
 		region = n.cfg.Region
@@ -87,7 +94,8 @@ func newParticipant(n *Node, r *Room, s *session, m signal.Message) (*Participan
 	id := n.newParticipantID()
 	p := &Participant{
 		id: id, name: m.Name, region: region,
-		node: n, room: r, sess: s, api: api, pc: pc,
+		node: n, room: r, sess: s, api: api,
+		rtx:         rtxguard.NewBudget(rtxguard.BudgetConfig{}, time.Now()),
 		joined:      time.Now(),
 		log:         n.log.With("room", r.name, "participant", id),
 		ups:         make(map[string]*media.UpTrack),
@@ -97,18 +105,43 @@ func newParticipant(n *Node, r *Room, s *session, m signal.Message) (*Participan
 		measured:    make(map[string]float64),
 		layerCap:    -1,
 	}
+	pc, err := p.newPeerConnection()
+	if err != nil {
+		return nil, err
+	}
+	p.pc = pc
 	p.speaker = r.speaker.Add(id)
+	return p, nil
+}
+
+// newPeerConnection makes the participant's PeerConnection. Its callbacks
+// ignore it once it is no longer p.pc (a first offer that failed replaces it).
+func (p *Participant) newPeerConnection() (*webrtc.PeerConnection, error) {
+	pc, err := p.api.api.NewPeerConnection(webrtc.Configuration{SDPSemantics: webrtc.SDPSemanticsUnifiedPlan})
+	if err != nil {
+		return nil, fmt.Errorf("peer connection: %w", err)
+	}
 	pc.OnICECandidate(func(c *webrtc.ICECandidate) {
-		if c == nil {
+		if c == nil || !p.isCurrent(pc) {
 			return
 		}
 		init := c.ToJSON()
 		p.send(signal.Message{Type: signal.TypeCandidate, Candidate: &signal.Candidate{
 			Candidate: init.Candidate, SDPMid: init.SDPMid, SDPMLineIndex: init.SDPMLineIndex}})
 	})
-	pc.OnConnectionStateChange(p.onConnectionState)
+	pc.OnConnectionStateChange(func(s webrtc.PeerConnectionState) {
+		if p.isCurrent(pc) {
+			p.onConnectionState(s)
+		}
+	})
 	pc.OnTrack(p.onTrack)
-	return p, nil
+	return pc, nil
+}
+
+func (p *Participant) isCurrent(pc *webrtc.PeerConnection) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.pc == pc
 }
 
 func (p *Participant) info() signal.Participant {
@@ -116,6 +149,13 @@ func (p *Participant) info() signal.Participant {
 }
 
 func (p *Participant) send(m signal.Message) { p.sess.send(m) }
+
+// hasOffered reports whether the client's first offer was answered.
+func (p *Participant) hasOffered() bool {
+	p.negMu.Lock()
+	defer p.negMu.Unlock()
+	return p.offered
+}
 
 func (p *Participant) isReady() bool {
 	p.negMu.Lock()
@@ -151,7 +191,17 @@ func (p *Participant) handleOffer(sdpText string) error {
 		p.negMu.Unlock()
 		return &errJoin{signal.CodeBadSDP, err.Error()}
 	}
+	if err := p.node.promote(p.room, &p.counted); err != nil {
+		p.negMu.Unlock()
+		var ej *errJoin
+		if errors.As(err, &ej) {
+			p.sess.sendError(ej.code, ej.reason, true)
+		}
+		go p.remove(err.Error())
+		return nil
+	}
 	if err := p.pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: sdpText}); err != nil {
+		p.rollbackLocked()
 		p.negMu.Unlock()
 		return &errJoin{signal.CodeBadSDP, "offer rejected: " + err.Error()}
 	}
@@ -160,13 +210,39 @@ func (p *Participant) handleOffer(sdpText string) error {
 		err = p.pc.SetLocalDescription(answer)
 	}
 	if err != nil {
+		p.rollbackLocked()
 		p.negMu.Unlock()
 		return &errJoin{signal.CodeBadSDP, "cannot answer the offer: " + err.Error()}
 	}
+	p.offered = true
 	p.send(signal.Message{Type: signal.TypeAnswer, SDP: p.pc.LocalDescription().SDP})
 	p.negMu.Unlock()
 	p.room.ready(p)
 	return nil
+}
+
+// rollbackLocked undoes a first offer that could not be answered, so that
+// the client may send a corrected one. pion cannot roll a remote offer back
+// (it stays in have-remote-offer), so the PeerConnection is replaced: before
+// the first answer it carries nothing. Called with negMu held.
+func (p *Participant) rollbackLocked() {
+	pc, err := p.newPeerConnection()
+	if err != nil {
+		p.log.Warn("replace the peer connection after a rejected offer", "err", err)
+		return
+	}
+	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		_ = pc.Close()
+		return
+	}
+	old := p.pc
+	p.pc = pc
+	p.mu.Unlock()
+	if err := old.Close(); err != nil {
+		p.log.Debug("close the rejected peer connection", "err", err)
+	}
 }
 
 // checkSDP parses an SDP before pion sees it, so that hostile input gets a clear error.
@@ -356,6 +432,7 @@ func (p *Participant) subscribe(up *media.UpTrack) {
 		return
 	}
 	down := media.NewDownTrack(up)
+	down.SetRetransmitBudget(p.rtx)
 	sender, err := p.addSendTrack(down)
 	if err != nil {
 		p.mu.Unlock()
@@ -421,6 +498,9 @@ func (p *Participant) unsubscribe(ups []*media.UpTrack) {
 		}
 		up.RemoveSink(s.down)
 		p.node.metrics.retireDown(s.down)
+		p.mu.Lock()
+		p.retired.add(s.down)
+		p.mu.Unlock()
 		if err := p.pc.RemoveTrack(s.sender); err != nil && p.pc.ConnectionState() != webrtc.PeerConnectionStateClosed {
 			p.log.Debug("remove track", "err", err)
 		}
@@ -464,11 +544,15 @@ func (p *Participant) allocate() {
 	// Read before taking p.mu: the room's lock is never taken under a
 	// participant's (Room.ready takes them in the other order).
 	muted := p.room.mutedPublishers()
-	_, lossDown, _ := p.linkStats()
+	rttMs, lossDown, _ := p.linkStats()
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.closed {
 		return
+	}
+	for _, s := range p.downs {
+		// NACKs repeated within a round trip are answered once.
+		s.down.SetRTT(time.Duration(rttMs * float64(time.Millisecond)))
 	}
 	budget := p.trial.budget(p.estimate(), lossDown, time.Now())
 	var subs []*subscription
@@ -558,6 +642,10 @@ func (p *Participant) onConnectionState(s webrtc.PeerConnectionState) {
 	switch s {
 	case webrtc.PeerConnectionStateFailed:
 		go p.remove("media connection failed")
+	case webrtc.PeerConnectionStateClosed:
+		// Closed by the client, by a DTLS close, or by us in remove: either
+		// way no media flows again on this connection.
+		go p.remove("media connection closed")
 	case webrtc.PeerConnectionStateDisconnected:
 		p.mu.Lock()
 		if p.goneTimer == nil && !p.closed {
@@ -589,6 +677,9 @@ func (p *Participant) remove(reason string) {
 	if p.goneTimer != nil {
 		p.goneTimer.Stop()
 	}
+	if p.offerTimer != nil {
+		p.offerTimer.Stop()
+	}
 	downs := p.downs
 	p.downs = map[*media.UpTrack]*subscription{}
 	p.mu.Unlock()
@@ -604,11 +695,14 @@ func (p *Participant) remove(reason string) {
 	if c := p.node.cluster; c != nil {
 		c.kickState()
 	}
-	if err := p.pc.Close(); err != nil {
+	p.mu.Lock()
+	pc := p.pc
+	p.mu.Unlock()
+	if err := pc.Close(); err != nil {
 		p.log.Debug("close peer connection", "err", err)
 	}
 	p.sess.closeWith(reason)
-	p.node.release(p.room)
+	p.node.release(p.room, &p.counted)
 }
 
 // notePingID records the end-to-end RTT a client reports in its pings
@@ -676,4 +770,23 @@ func (t *upgradeTrial) budget(est int64, lossPct float64, now time.Time) int64 {
 		return 2 * est
 	}
 	return est
+}
+
+// nackCounts are a receiver's NACK and retransmission counters.
+type nackCounts struct{ nacked, resent, refused uint64 }
+
+func (c *nackCounts) add(d *media.DownTrack) {
+	c.nacked += d.NACKed.Load()
+	c.resent += d.Retransmits.Load()
+	c.refused += d.RetransmitsRefusedTotal()
+}
+
+// nacks sums the participant's NACK counters over its subscriptions, ended
+// ones included; called with mu held.
+func (p *Participant) nacksLocked() nackCounts {
+	c := p.retired
+	for _, s := range p.downs {
+		c.add(s.down)
+	}
+	return c
 }

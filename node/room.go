@@ -23,6 +23,12 @@ type Room struct {
 	created time.Time
 	speaker *speaker.Detector
 
+	// refs counts admissions held (pending or present), counted the
+	// participants past their offer; both guarded by Node.mu. The node
+	// drops the room only when refs falls to 0, so a joiner between
+	// admission and add never lands in a room the node forgot.
+	refs, counted int
+
 	mu           sync.Mutex // guards participants, order, dominant
 	participants map[string]*Participant
 	order        []*Participant // join order, for stable listings
@@ -61,8 +67,10 @@ func (r *Room) get(id string) (*Participant, bool) {
 	return p, ok
 }
 
-// add puts p in the room and tells the others.
-func (r *Room) add(p *Participant) []signal.Participant {
+// add puts p in the room and tells the others. welcome is called with the
+// room's other members before anyone can message p, so that p hears of the
+// room before any event in it.
+func (r *Room) add(p *Participant, welcome func(others []signal.Participant)) {
 	r.mu.Lock()
 	others := make([]signal.Participant, 0, len(r.order))
 	for _, q := range r.order {
@@ -71,6 +79,7 @@ func (r *Room) add(p *Participant) []signal.Participant {
 	for _, rp := range r.remotes {
 		others = append(others, rp.info())
 	}
+	welcome(others)
 	r.participants[p.id] = p
 	r.order = append(r.order, p)
 	dominant := r.dominant
@@ -79,7 +88,6 @@ func (r *Room) add(p *Participant) []signal.Participant {
 	if dominant != "" {
 		p.send(signal.Message{Type: signal.TypeDominantSpeaker, ID: dominant})
 	}
-	return others
 }
 
 // ready is called once p's first offer/answer is done: p now subscribes to

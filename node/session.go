@@ -4,8 +4,10 @@ import (
 	"cmp"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"sync"
 	"time"
 
@@ -36,6 +38,7 @@ var errRedirected = errors.New("redirected to another node")
 
 // session is one client's signaling WebSocket.
 type session struct {
+	addr    netip.Addr // the client's IP address, for per-address limits
 	conn    *websocket.Conn
 	log     *slog.Logger
 	out     chan []byte
@@ -55,12 +58,22 @@ type session struct {
 }
 
 func (n *Node) serveWS(w http.ResponseWriter, r *http.Request) {
+	addr := remoteAddr(r)
+	releaseSlot, err := n.addrs.Acquire(addr)
+	if err != nil {
+		n.metrics.refused.WithLabelValues("connections").Inc()
+		n.log.Debug("signaling connection refused", "remote", r.RemoteAddr, "err", err)
+		http.Error(w, "too many connections from your address", http.StatusTooManyRequests)
+		return
+	}
+	defer releaseSlot()
 	conn, err := upgrader.Upgrade(w, r, nil)
 	if err != nil {
 		n.log.Debug("websocket upgrade failed", "remote", r.RemoteAddr, "err", err)
 		return
 	}
 	s := &session{
+		addr:    addr,
 		conn:    conn,
 		log:     n.log.With("remote", r.RemoteAddr),
 		out:     make(chan []byte, sendQueue),
@@ -165,6 +178,14 @@ func (n *Node) readLoop(s *session) {
 			s.closeWith("bye")
 		}
 	}()
+	// A connection that never joins is closed; so is a joined one that
+	// never offers (the participant's offer timer).
+	joinTimer := time.AfterFunc(n.cfg.JoinTimeout, func() {
+		n.metrics.timeouts.WithLabelValues("join").Inc()
+		s.log.Info("signaling connection closed: no join", "after", n.cfg.JoinTimeout)
+		s.sendError(signal.CodeTimeout, fmt.Sprintf("no join within %s", n.cfg.JoinTimeout), true)
+	})
+	defer joinTimer.Stop()
 	_ = s.conn.SetReadDeadline(time.Now().Add(pongWait))
 	s.conn.SetPongHandler(func(string) error {
 		return s.conn.SetReadDeadline(time.Now().Add(pongWait))
@@ -223,6 +244,7 @@ func (n *Node) readLoop(s *session) {
 				}
 				continue
 			}
+			joinTimer.Stop()
 			p, err = n.join(s, m)
 			if errors.Is(err, errRedirected) {
 				return
@@ -257,6 +279,10 @@ func (n *Node) join(s *session, m signal.Message) (*Participant, error) {
 	if s.regionHint != "" {
 		m.Region = s.regionHint
 	}
+	if !n.addrs.AllowJoin(s.addr) {
+		n.metrics.refused.WithLabelValues("join-rate").Inc()
+		return nil, &errJoin{signal.CodeRateLimited, "too many joins from your address; try again in a few seconds"}
+	}
 	if c := n.cluster; c != nil && !s.redirected {
 		region := cmp.Or(m.Region, n.cfg.Region)
 		target, why, _ := c.choose(region, m.Room, false)
@@ -274,18 +300,32 @@ func (n *Node) join(s *session, m signal.Message) (*Participant, error) {
 	}
 	p, err := newParticipant(n, r, s, m)
 	if err != nil {
-		n.release(r)
+		var counted bool
+		n.release(r, &counted)
 		return nil, err
 	}
+	p.mu.Lock()
+	p.offerTimer = time.AfterFunc(n.cfg.OfferTimeout, func() {
+		if !p.hasOffered() {
+			n.metrics.timeouts.WithLabelValues("offer").Inc()
+			reason := fmt.Sprintf("no offer within %s of joining", n.cfg.OfferTimeout)
+			p.sess.sendError(signal.CodeTimeout, reason, true)
+			p.remove(reason)
+		}
+	})
+	p.mu.Unlock()
 	s.log = p.log
-	others := r.add(p)
-	joined := signal.Message{Type: signal.TypeJoined, ID: p.id, Room: r.name, Node: n.cfg.ID,
-		Region: p.region, Participants: others}
+	var fallback []string
 	if n.cluster != nil {
-		joined.Fallback = n.cluster.fallback()
+		fallback = n.cluster.fallback()
+	}
+	r.add(p, func(others []signal.Participant) {
+		p.send(signal.Message{Type: signal.TypeJoined, ID: p.id, Room: r.name, Node: n.cfg.ID,
+			Region: p.region, Participants: others, Fallback: fallback})
+	})
+	if n.cluster != nil {
 		n.cluster.kickState()
 	}
-	p.send(joined)
 	p.log.Info("participant joined", "name", p.name, "region", p.region)
 	return p, nil
 }
@@ -308,6 +348,15 @@ func (p *Participant) handle(m signal.Message) error {
 		return p.room.relay(p, m.To, m.Payload)
 	}
 	return &errJoin{signal.CodeBadMessage, "message type " + m.Type + " is not sent by clients"}
+}
+
+// remoteAddr is the IP address of the client that sent r.
+func remoteAddr(r *http.Request) netip.Addr {
+	ap, err := netip.ParseAddrPort(r.RemoteAddr)
+	if err != nil {
+		return netip.Addr{}
+	}
+	return ap.Addr().Unmap()
 }
 
 // validRegion accepts what a proxy may put in the region header: a short

@@ -150,6 +150,8 @@ func (p *Participant) snapshot(members []*Participant, remotes []*remoteParticip
 	if p.layerCap >= 0 {
 		ps.LayerCap = media.RIDs[p.layerCap]
 	}
+	nc := p.nacksLocked()
+	ps.NACKsIn, ps.Retransmits, ps.RetransmitsRefused = nc.nacked, nc.resent, nc.refused
 	names := make(map[string]string, len(members)+len(remotes))
 	for _, q := range members {
 		names[q.id] = q.name

@@ -118,6 +118,7 @@ const (
 	CodeInternal      = "internal"
 	CodeProtocol      = "protocol"
 	CodeAlreadyJoined = "already-joined"
+	CodeTimeout       = "timeout"
 )
 
 // ErrTooLarge is returned for messages over MaxMessageSize.

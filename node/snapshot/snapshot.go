@@ -101,28 +101,35 @@ type Conference struct {
 
 // Participant is one endpoint in a conference, local or (with a cascade) remote.
 type Participant struct {
-	ID          string         `json:"id"`
-	Name        string         `json:"name"`
-	Region      string         `json:"region"`
-	Node        string         `json:"node"`
-	Remote      bool           `json:"remote"` // hosted by another node
-	Joined      time.Time      `json:"joined"`
-	State       string         `json:"state"` // ICE/peer connection state
-	RTTMs       float64        `json:"rtt_ms"`
-	LossUpPct   float64        `json:"loss_up_pct"`   // lost on the way from the participant to the node
-	LossDownPct float64        `json:"loss_down_pct"` // lost on the way from the node to the participant
-	JitterMs    float64        `json:"jitter_ms"`
-	BitrateUp   int64          `json:"bitrate_up"`
-	BitrateDown int64          `json:"bitrate_down"`
-	EstimateBps int64          `json:"estimate_bps"` // bandwidth estimate towards the participant
-	Speaking    bool           `json:"speaking"`
-	AudioLevel  float64        `json:"audio_level"` // 0 (silence) .. 1 (loudest)
-	AudioMuted  bool           `json:"audio_muted"` // forwarding muted by an operator
-	LayerCap    string         `json:"layer_cap"`   // "" or the highest rid an operator allows
-	Audio       bool           `json:"audio"`       // publishes audio
-	Layers      []Layer        `json:"layers"`      // published video layers
-	Subs        []Subscription `json:"subscriptions"`
-	E2E         []E2E          `json:"e2e"`
+	ID          string    `json:"id"`
+	Name        string    `json:"name"`
+	Region      string    `json:"region"`
+	Node        string    `json:"node"`
+	Remote      bool      `json:"remote"` // hosted by another node
+	Joined      time.Time `json:"joined"`
+	State       string    `json:"state"` // ICE/peer connection state
+	RTTMs       float64   `json:"rtt_ms"`
+	LossUpPct   float64   `json:"loss_up_pct"`   // lost on the way from the participant to the node
+	LossDownPct float64   `json:"loss_down_pct"` // lost on the way from the node to the participant
+	JitterMs    float64   `json:"jitter_ms"`
+	BitrateUp   int64     `json:"bitrate_up"`
+	BitrateDown int64     `json:"bitrate_down"`
+	EstimateBps int64     `json:"estimate_bps"` // bandwidth estimate towards the participant
+	// NACKsIn counts the packets this participant asked to be resent,
+	// Retransmits those resent and RetransmitsRefused those refused
+	// (over its retransmission budget, repeated within a round trip, too
+	// old, or no longer cached).
+	NACKsIn            uint64         `json:"nacks_in"`
+	Retransmits        uint64         `json:"retransmits"`
+	RetransmitsRefused uint64         `json:"retransmits_refused"`
+	Speaking           bool           `json:"speaking"`
+	AudioLevel         float64        `json:"audio_level"` // 0 (silence) .. 1 (loudest)
+	AudioMuted         bool           `json:"audio_muted"` // forwarding muted by an operator
+	LayerCap           string         `json:"layer_cap"`   // "" or the highest rid an operator allows
+	Audio              bool           `json:"audio"`       // publishes audio
+	Layers             []Layer        `json:"layers"`      // published video layers
+	Subs               []Subscription `json:"subscriptions"`
+	E2E                []E2E          `json:"e2e"`
 }
 
 // Layer is one published simulcast encoding.
