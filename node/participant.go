@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/pion/rtcp"
-	"github.com/pion/sdp/v3"
 	"github.com/pion/webrtc/v4"
 
 	"github.com/switchyard/switchyard/media"
@@ -187,7 +186,7 @@ func (p *Participant) handleOffer(sdpText string) error {
 		p.negMu.Unlock()
 		return &errJoin{signal.CodeProtocol, "only the first offer comes from the client; answer the node's offers instead"}
 	}
-	if err := checkSDP(sdpText); err != nil {
+	if err := signal.CheckSDP(sdpText); err != nil {
 		p.negMu.Unlock()
 		return &errJoin{signal.CodeBadSDP, err.Error()}
 	}
@@ -245,20 +244,6 @@ func (p *Participant) rollbackLocked() {
 	}
 }
 
-// checkSDP parses an SDP before pion sees it, so that hostile input gets a clear error.
-func checkSDP(text string) error {
-	var s sdp.SessionDescription
-	if err := s.UnmarshalString(text); err != nil {
-		return fmt.Errorf("unparsable SDP: %w", err)
-	}
-	if len(s.MediaDescriptions) == 0 {
-		return errors.New("SDP has no media sections")
-	}
-	if len(s.MediaDescriptions) > 64 {
-		return errors.New("SDP has more than 64 media sections")
-	}
-	return nil
-}
 
 // handleAnswer applies the client's answer to the node's latest offer.
 func (p *Participant) handleAnswer(sdpText string) error {
@@ -267,7 +252,7 @@ func (p *Participant) handleAnswer(sdpText string) error {
 	if !p.awaitingAnswer {
 		return &errJoin{signal.CodeProtocol, "unexpected answer: the node has no offer outstanding"}
 	}
-	if err := checkSDP(sdpText); err != nil {
+	if err := signal.CheckSDP(sdpText); err != nil {
 		return &errJoin{signal.CodeBadSDP, err.Error()}
 	}
 	if err := p.pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: sdpText}); err != nil {
