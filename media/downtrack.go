@@ -72,7 +72,7 @@ type DownTrack struct {
 
 // NewDownTrack makes a DownTrack for up, sending nothing until a target layer is set.
 func NewDownTrack(up *UpTrack) *DownTrack {
-	kind := up.Kind()
+	kind := up.Kind().CodecType()
 	d := &DownTrack{
 		id:       kind.String(),
 		streamID: up.Publisher(),

@@ -59,7 +59,7 @@ func vp8Packet(seq uint16, ts uint32, pid uint16, key bool) rtp.Packet {
 }
 
 func newBenchPath(tb testing.TB, receivers int) (*UpTrack, []*countingWriter) {
-	up := NewUpTrack(UpTrackConfig{Publisher: "pub", Kind: webrtc.RTPCodecTypeVideo, Codec: vp8Codec})
+	up := NewUpTrack(UpTrackConfig{Publisher: "pub", Kind: KindVideo, Codec: vp8Codec})
 	up.layers[0].present.Store(true)
 	var ws []*countingWriter
 	for i := range receivers {
@@ -143,7 +143,7 @@ func (w *batchCheckWriter) WriteRTP(h *rtp.Header, payload []byte) (int, error) 
 func TestFanOutIsBatched(t *testing.T) {
 	for _, receivers := range []int{1, 3} {
 		b := &heldBatch{}
-		up := NewUpTrack(UpTrackConfig{Publisher: "pub", Kind: webrtc.RTPCodecTypeVideo, Codec: vp8Codec, Batch: b})
+		up := NewUpTrack(UpTrackConfig{Publisher: "pub", Kind: KindVideo, Codec: vp8Codec, Batch: b})
 		up.layers[0].present.Store(true)
 		for i := range receivers {
 			d := NewDownTrack(up)

@@ -5,7 +5,6 @@ import (
 	"time"
 
 	"github.com/pion/rtcp"
-	"github.com/pion/webrtc/v4"
 
 	"github.com/switchyard/switchyard/media/codec"
 	"github.com/switchyard/switchyard/media/dedup"
@@ -39,7 +38,7 @@ func FuzzHandleRTCP(f *testing.F) {
 
 	// The publisher's track and its cache are made once: each run forwards
 	// the same 40 packets to a new DownTrack.
-	up := NewUpTrack(UpTrackConfig{Publisher: "pub", Kind: webrtc.RTPCodecTypeVideo, Codec: vp8Codec})
+	up := NewUpTrack(UpTrackConfig{Publisher: "pub", Kind: KindVideo, Codec: vp8Codec})
 	up.layers[0].present.Store(true)
 	t0 := up.epoch.Add(time.Second)
 	f.Fuzz(func(t *testing.T, data []byte) {

@@ -54,7 +54,7 @@ type stormRig struct {
 const stormPacketGap = 4 * time.Millisecond
 
 func newStormRig(tb testing.TB, receivers int) *stormRig {
-	r := &stormRig{up: NewUpTrack(UpTrackConfig{Publisher: "pub", Kind: webrtc.RTPCodecTypeVideo, Codec: vp8Codec})}
+	r := &stormRig{up: NewUpTrack(UpTrackConfig{Publisher: "pub", Kind: KindVideo, Codec: vp8Codec})}
 	r.up.layers[0].present.Store(true)
 	r.now = r.up.epoch.Add(time.Second)
 	r.nextPkt = r.now

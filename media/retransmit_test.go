@@ -35,7 +35,7 @@ func (c recordingBind) WriteStream() webrtc.TrackLocalWriter { return c.w }
 // from the publisher's cache and rewritten with the mapping of its run, must
 // be the packet first sent, header and payload (picture id, TL0PICIDX).
 func TestRetransmitIsTheOriginal(t *testing.T) {
-	up := NewUpTrack(UpTrackConfig{Publisher: "pub", Kind: webrtc.RTPCodecTypeVideo, Codec: vp8Codec})
+	up := NewUpTrack(UpTrackConfig{Publisher: "pub", Kind: KindVideo, Codec: vp8Codec})
 	up.layers[0].present.Store(true)
 	up.layers[1].present.Store(true)
 	d := NewDownTrack(up)

@@ -66,7 +66,7 @@ type Batcher interface {
 // UpTrackConfig describes a published track.
 type UpTrackConfig struct {
 	Publisher string // participant id
-	Kind      webrtc.RTPCodecType
+	Kind      Kind
 	Codec     webrtc.RTPCodecParameters
 	// SendPLI asks the publisher for a keyframe on one layer, whose SSRC is
 	// given when known.
@@ -156,7 +156,7 @@ func NewUpTrack(cfg UpTrackConfig) *UpTrack {
 func (u *UpTrack) Publisher() string { return u.cfg.Publisher }
 
 // Kind is audio or video.
-func (u *UpTrack) Kind() webrtc.RTPCodecType { return u.cfg.Kind }
+func (u *UpTrack) Kind() Kind { return u.cfg.Kind }
 
 // Remote reports whether the track is relayed from another node.
 func (u *UpTrack) Remote() bool { return u.cfg.Remote }
@@ -245,7 +245,7 @@ func (u *UpTrack) handle(layer int, pkt *rtp.Packet, vp8 *codec.VP8, win *dedup.
 	p := &l.scratch
 	*p = Packet{Header: &pkt.Header, Payload: pkt.Payload, Layer: layer, Arrival: arrival}
 	switch {
-	case u.cfg.Kind == webrtc.RTPCodecTypeAudio:
+	case u.cfg.Kind == KindAudio:
 		p.Keyframe = true
 		if u.cfg.AudioLevelExt != 0 && u.cfg.OnAudioLevel != nil {
 			if ext := pkt.GetExtension(u.cfg.AudioLevelExt); len(ext) > 0 {
@@ -304,7 +304,7 @@ func (u *UpTrack) remember(l *upLayer, pkt *rtp.Packet) {
 	c := l.cache.Load()
 	if c == nil {
 		size := videoCacheSize
-		if u.cfg.Kind == webrtc.RTPCodecTypeAudio {
+		if u.cfg.Kind == KindAudio {
 			size = audioCacheSize
 		}
 		c = cache.New(size)

@@ -7,10 +7,10 @@ func (n *Node) Kill() error { return n.stop(false) }
 // InRoom reports whether the room the node lists under name holds the
 // participant id (a room the node forgot would not be found).
 func (n *Node) InRoom(name, id string) bool {
-	r, ok := n.room(name)
+	c, ok := n.conference(name)
 	if !ok {
 		return false
 	}
-	_, ok = r.get(id)
+	_, ok = c.local(id)
 	return ok
 }

@@ -1,4 +1,4 @@
-// Package node owns conferences: rooms, participants, WebSocket signaling,
+// Package node owns conferences: their members, WebSocket signaling,
 // the JSON API and metrics. Media moves through package media.
 package node
 
@@ -25,6 +25,7 @@ import (
 	"github.com/pion/ice/v4"
 	"github.com/pion/webrtc/v4"
 
+	"github.com/switchyard/switchyard/cascade/peering"
 	"github.com/switchyard/switchyard/internal/dtlsfilter"
 	"github.com/switchyard/switchyard/internal/ratelog"
 	"github.com/switchyard/switchyard/internal/udpbatch"
@@ -53,14 +54,14 @@ type Node struct {
 	http      *http.Server
 
 	mu       sync.Mutex // guards rooms, count, pending, draining, and each Room's refs and counted
-	rooms    map[string]*Room
+	confs    map[string]*Conference
 	count    int // participants on the node past their first offer
 	pending  int // participants that joined and have not sent their offer
 	draining bool
 	nextID   atomic.Uint64
 
-	cluster *cluster // nil when the node runs alone
-	addrs   *addrlimit.Limiter
+	peers *peering.Peering // the cascade; nil when the node runs alone
+	addrs *addrlimit.Limiter
 
 	cpuPercent atomic.Uint64 // float64 bits
 	wg         sync.WaitGroup
@@ -89,7 +90,7 @@ func New(cfg Config, logger *slog.Logger) (*Node, error) {
 		allowed: allowed,
 		log:     logger,
 		netLog:  slog.New(ratelog.NewHandler(logger.Handler(), ratelog.New[string](nil, 0, 0))),
-		rooms:   make(map[string]*Room),
+		confs:   make(map[string]*Conference),
 		metrics: newMetrics(),
 		done:    make(chan struct{}),
 	}
@@ -138,13 +139,13 @@ func (n *Node) Start(ctx context.Context) error {
 	n.httpLn = ln
 	n.started = time.Now()
 	if n.cfg.Cascade.Enabled {
-		c, err := startCluster(n)
+		peers, err := n.startPeering()
 		if err != nil {
 			_ = ln.Close()
 			_ = n.udpMux.Close()
 			return err
 		}
-		n.cluster = c
+		n.peers = peers
 	}
 	n.http = &http.Server{
 		Handler:           n.routes(),
@@ -191,18 +192,18 @@ func (n *Node) stop(graceful bool) error {
 		close(n.done)
 		n.mu.Lock()
 		var all []*Participant
-		for _, r := range n.rooms {
-			all = append(all, r.members()...)
+		for _, c := range n.confs {
+			all = append(all, c.locals()...)
 		}
 		n.mu.Unlock()
-		if !graceful && n.cluster != nil {
-			n.cluster.close(false)
+		if !graceful && n.peers != nil {
+			n.peers.Close(false)
 		}
 		for _, p := range all {
 			p.remove("node shutting down")
 		}
-		if n.cluster != nil {
-			n.cluster.close(true)
+		if n.peers != nil {
+			n.peers.Close(true)
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		defer cancel()
@@ -254,7 +255,7 @@ func (e *errJoin) Error() string { return e.reason }
 // dropped only when its last admission is released. A pending participant
 // counts against MaxPending only; promote moves it to the room's and the
 // node's counts once it sends its offer.
-func (n *Node) admit(room string) (*Room, error) {
+func (n *Node) admit(room string) (*Conference, error) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	if n.draining {
@@ -266,16 +267,16 @@ func (n *Node) admit(room string) (*Room, error) {
 	if n.pending >= n.cfg.MaxPending {
 		return nil, &errJoin{signal.CodeNodeFull, fmt.Sprintf("node busy (%d participants still negotiating)", n.cfg.MaxPending)}
 	}
-	r, ok := n.rooms[room]
+	r, ok := n.confs[room]
 	if !ok || r.counted == 0 {
 		if n.liveRoomsLocked() >= n.cfg.MaxRooms {
 			return nil, &errJoin{signal.CodeNodeFull, fmt.Sprintf("node full (%d rooms)", n.cfg.MaxRooms)}
 		}
 	}
 	if !ok {
-		r = newRoom(n, room)
-		n.rooms[room] = r
-		n.metrics.conferences.Set(float64(len(n.rooms)))
+		r = newConference(n, room)
+		n.confs[room] = r
+		n.metrics.conferences.Set(float64(len(n.confs)))
 	}
 	if r.counted >= n.cfg.MaxRoomSize {
 		return nil, &errJoin{signal.CodeRoomFull, fmt.Sprintf("room %q is full (%d participants)", room, n.cfg.MaxRoomSize)}
@@ -288,7 +289,7 @@ func (n *Node) admit(room string) (*Room, error) {
 // promote counts a pending participant of r as present, once its offer
 // arrived; the limits are checked again, as others may have been promoted
 // since its admission. It reports whether it counted the participant.
-func (n *Node) promote(r *Room, counted *bool) error {
+func (n *Node) promote(r *Conference, counted *bool) error {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	if *counted {
@@ -310,7 +311,7 @@ func (n *Node) promote(r *Room, counted *bool) error {
 
 // release gives back a participant's place (counted says whether promote
 // counted it) and drops the room when nobody holds a place in it.
-func (n *Node) release(r *Room, counted *bool) {
+func (n *Node) release(r *Conference, counted *bool) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	if *counted {
@@ -322,10 +323,12 @@ func (n *Node) release(r *Room, counted *bool) {
 		n.pending--
 	}
 	r.refs--
-	if r.refs == 0 && n.rooms[r.name] == r {
-		delete(n.rooms, r.name)
-		n.metrics.conferences.Set(float64(len(n.rooms)))
-		go r.dropRemotes()
+	if r.refs == 0 && n.confs[r.name] == r {
+		delete(n.confs, r.name)
+		n.metrics.conferences.Set(float64(len(n.confs)))
+		if n.peers != nil {
+			n.peers.DropConference(r.name)
+		}
 	}
 }
 
@@ -334,7 +337,7 @@ func (n *Node) release(r *Room, counted *bool) {
 // Called with mu held.
 func (n *Node) liveRoomsLocked() int {
 	live := 0
-	for _, r := range n.rooms {
+	for _, r := range n.confs {
 		if r.counted > 0 {
 			live++
 		}
@@ -375,27 +378,27 @@ func (n *Node) signalURL() string {
 // GossipAddr is the cascade's membership address (to list in other nodes'
 // join), "" without a cascade.
 func (n *Node) GossipAddr() string {
-	if n.cluster == nil {
+	if n.peers == nil {
 		return ""
 	}
-	return n.cluster.ml.Addr().String()
+	return n.peers.GossipAddr().String()
 }
 
-func (n *Node) roomList() []*Room {
+func (n *Node) conferenceList() []*Conference {
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	out := make([]*Room, 0, len(n.rooms))
-	for _, r := range n.rooms {
+	out := make([]*Conference, 0, len(n.confs))
+	for _, r := range n.confs {
 		out = append(out, r)
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].name < out[j].name })
 	return out
 }
 
-func (n *Node) room(name string) (*Room, bool) {
+func (n *Node) conference(name string) (*Conference, bool) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	r, ok := n.rooms[name]
+	r, ok := n.confs[name]
 	return r, ok
 }
 
@@ -416,17 +419,17 @@ func (n *Node) tick(ctx context.Context) {
 			return
 		case now := <-t.C:
 			i++
-			rooms := n.roomList()
-			for _, r := range rooms {
-				r.decideSpeaker(now)
+			confs := n.conferenceList()
+			for _, c := range confs {
+				c.decideSpeaker(now)
 			}
 			if i%2 == 0 {
-				for _, r := range rooms {
-					for _, p := range r.members() {
+				for _, c := range confs {
+					for _, p := range c.locals() {
 						p.allocate()
 					}
-					if n.cluster != nil && r.wantsChanged() {
-						n.cluster.kickState()
+					if n.peers != nil {
+						n.peers.SetWants(c.name, c.wants())
 					}
 				}
 			}
@@ -438,8 +441,8 @@ func (n *Node) tick(ctx context.Context) {
 				cpu := processCPU()
 				n.cpuPercent.Store(math.Float64bits(100 * (cpu - lastCPU).Seconds() / secs))
 				lastCPU, lastWall = cpu, now
-				for _, r := range rooms {
-					for _, p := range r.members() {
+				for _, c := range confs {
+					for _, p := range c.locals() {
 						p.tickRates(secs)
 					}
 				}

@@ -25,7 +25,7 @@ import (
 type Participant struct {
 	id, name, region string
 	node             *Node
-	room             *Room
+	conf             *Conference
 	sess             *session
 	log              *slog.Logger
 	joined           time.Time
@@ -34,15 +34,14 @@ type Participant struct {
 	speaker          *speaker.Speaker
 
 	negMu          sync.Mutex // serialises offer/answer; guards the fields below it
-	ready          bool       // the client's first offer has been answered and the room knows
+	ready          bool       // the client's first offer has been answered and the conference knows
 	offered        bool       // the client's first offer has been answered
 	awaitingAnswer bool
 	pending        bool // renegotiate once the current answer arrives
 	negTimer       *time.Timer
 
-	mu          sync.Mutex                // guards the fields below
-	ups         map[string]*media.UpTrack // by kind
-	relays      map[string]*relayOut      // by kind, with a cascade
+	mu          sync.Mutex                    // guards the fields below
+	ups         map[media.Kind]*media.UpTrack // by kind
 	downs       map[*media.UpTrack]*subscription
 	sendLines   map[*webrtc.RTPTransceiver]bool // m-lines the node created to send on
 	constraints map[string]int                  // publisher id -> largest height shown
@@ -81,7 +80,7 @@ type subscription struct {
 	errLogged bool
 }
 
-func newParticipant(n *Node, r *Room, s *session, m signal.Message) (*Participant, error) {
+func newParticipant(n *Node, r *Conference, s *session, m signal.Message) (*Participant, error) {
 	api, err := n.newPeerAPI()
 	if err != nil {
 		return nil, fmt.Errorf("peer api: %w", err)
@@ -93,11 +92,11 @@ func newParticipant(n *Node, r *Room, s *session, m signal.Message) (*Participan
 	id := n.newParticipantID()
 	p := &Participant{
 		id: id, name: m.Name, region: region,
-		node: n, room: r, sess: s, api: api,
+		node: n, conf: r, sess: s, api: api,
 		rtx:         rtxguard.NewBudget(rtxguard.BudgetConfig{}, time.Now()),
 		joined:      time.Now(),
-		log:         n.log.With("room", r.name, "participant", id),
-		ups:         make(map[string]*media.UpTrack),
+		log:         n.log.With("conference", r.name, "participant", id),
+		ups:         make(map[media.Kind]*media.UpTrack),
 		downs:       make(map[*media.UpTrack]*subscription),
 		sendLines:   make(map[*webrtc.RTPTransceiver]bool),
 		constraints: make(map[string]int),
@@ -143,6 +142,8 @@ func (p *Participant) isCurrent(pc *webrtc.PeerConnection) bool {
 	return p.pc == pc
 }
 
+func (p *Participant) memberID() string { return p.id }
+
 func (p *Participant) info() signal.Participant {
 	return signal.Participant{ID: p.id, Name: p.name, Region: p.region, Node: p.node.cfg.ID}
 }
@@ -162,7 +163,7 @@ func (p *Participant) isReady() bool {
 	return p.ready
 }
 
-// markReady is called by the room with the room lock held.
+// markReady is called by the conference with its lock held.
 func (p *Participant) markReady() {
 	p.negMu.Lock()
 	p.ready = true
@@ -190,7 +191,7 @@ func (p *Participant) handleOffer(sdpText string) error {
 		p.negMu.Unlock()
 		return &errJoin{signal.CodeBadSDP, err.Error()}
 	}
-	if err := p.node.promote(p.room, &p.counted); err != nil {
+	if err := p.node.promote(p.conf, &p.counted); err != nil {
 		p.negMu.Unlock()
 		var ej *errJoin
 		if errors.As(err, &ej) {
@@ -216,7 +217,7 @@ func (p *Participant) handleOffer(sdpText string) error {
 	p.offered = true
 	p.send(signal.Message{Type: signal.TypeAnswer, SDP: p.pc.LocalDescription().SDP})
 	p.negMu.Unlock()
-	p.room.ready(p)
+	p.conf.ready(p)
 	return nil
 }
 
@@ -243,7 +244,6 @@ func (p *Participant) rollbackLocked() {
 		p.log.Debug("close the rejected peer connection", "err", err)
 	}
 }
-
 
 // handleAnswer applies the client's answer to the node's latest offer.
 func (p *Participant) handleAnswer(sdpText string) error {
@@ -330,13 +330,13 @@ func (p *Participant) setConstraints(tiles map[string]int) {
 
 // onTrack starts receiving one published track (one call per simulcast RID).
 func (p *Participant) onTrack(track *webrtc.TrackRemote, receiver *webrtc.RTPReceiver) {
-	kind := track.Kind().String()
+	kind := media.KindOf(track.Kind())
 	p.mu.Lock()
 	up, existed := p.ups[kind]
 	if !existed {
 		cfg := media.UpTrackConfig{
 			Publisher: p.id,
-			Kind:      track.Kind(),
+			Kind:      kind,
 			Codec:     track.Codec(),
 			SendPLI: func(_ int, ssrc uint32) error {
 				return p.pc.WriteRTCP([]rtcp.Packet{&rtcp.PictureLossIndication{MediaSSRC: ssrc}})
@@ -346,7 +346,7 @@ func (p *Participant) onTrack(track *webrtc.TrackRemote, receiver *webrtc.RTPRec
 		if b := p.node.batch; b != nil {
 			cfg.Batch = b
 		}
-		if track.Kind() == webrtc.RTPCodecTypeAudio {
+		if kind == media.KindAudio {
 			cfg.AudioLevelExt = p.extensionID(receiver, extAudioLevel)
 			spk := p.speaker
 			cfg.OnAudioLevel = func(level uint8, voice bool, at time.Time) { spk.Level(level, voice, at) }
@@ -354,14 +354,6 @@ func (p *Participant) onTrack(track *webrtc.TrackRemote, receiver *webrtc.RTPRec
 		up = media.NewUpTrack(cfg)
 		p.ups[kind] = up
 		p.node.metrics.countUp(up)
-		if c := p.node.cluster; c != nil {
-			out := newRelayOut(c, p, up)
-			if p.relays == nil {
-				p.relays = make(map[string]*relayOut)
-			}
-			p.relays[kind] = out
-			up.AddSink(out)
-		}
 	}
 	p.mu.Unlock()
 	p.log.Info("receiving track", "kind", kind, "rid", track.RID(), "codec", track.Codec().MimeType, "ssrc", uint32(track.SSRC()))
@@ -385,19 +377,11 @@ func (p *Participant) onTrack(track *webrtc.TrackRemote, receiver *webrtc.RTPRec
 		}
 	}()
 	if !existed {
-		p.room.published(p, up)
-		if c := p.node.cluster; c != nil {
-			p.room.refreshRelayOuts(c)
-			c.kickState()
+		p.conf.published(p, up)
+		if peers := p.node.peers; peers != nil {
+			peers.Publish(p.conf.name, p.id, up, p.audioMuted.Load)
 		}
 	}
-}
-
-// relayOut is the relay of one of this participant's tracks, nil without a cascade.
-func (p *Participant) relayOut(kind string) *relayOut {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.relays[kind]
 }
 
 func (p *Participant) extensionID(r *webrtc.RTPReceiver, uri string) uint8 {
@@ -525,10 +509,10 @@ var defaultLayerBitrate = [media.MaxLayers]int64{150_000, 500_000, 1_500_000}
 // allocate chooses the layer of every video subscription from the bandwidth
 // estimate and the receiver's constraints, and applies operator mutes.
 func (p *Participant) allocate() {
-	dominant := p.room.dominantSpeaker()
-	// Read before taking p.mu: the room's lock is never taken under a
+	dominant := p.conf.dominantSpeaker()
+	// Read before taking p.mu: the conference's lock is never taken under a
 	// participant's (Room.ready takes them in the other order).
-	muted := p.room.mutedPublishers()
+	muted := p.conf.mutedPublishers()
 	rttMs, lossDown, _ := p.linkStats()
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -543,7 +527,7 @@ func (p *Participant) allocate() {
 	var subs []*subscription
 	var reqs []layer.Request
 	for _, s := range p.downs {
-		if s.up.Kind() == webrtc.RTPCodecTypeAudio {
+		if s.up.Kind() == media.KindAudio {
 			if muted[s.up.Publisher()] {
 				s.down.SetTarget(-1)
 			} else {
@@ -651,7 +635,7 @@ func (p *Participant) onConnectionState(s webrtc.PeerConnectionState) {
 	}
 }
 
-// remove takes the participant out of its room and releases everything it holds.
+// remove takes the participant out of its conference and releases everything it holds.
 func (p *Participant) remove(reason string) {
 	p.mu.Lock()
 	if p.closed {
@@ -673,12 +657,12 @@ func (p *Participant) remove(reason string) {
 		s.up.RemoveSink(s.down)
 		p.node.metrics.retireDown(s.down)
 	}
-	p.room.remove(p)
+	p.conf.remove(p)
 	for _, up := range p.upTracks() {
 		p.node.metrics.retireUp(up)
 	}
-	if c := p.node.cluster; c != nil {
-		c.kickState()
+	if peers := p.node.peers; peers != nil {
+		peers.Unpublish(p.conf.name, p.id)
 	}
 	p.mu.Lock()
 	pc := p.pc
@@ -687,7 +671,7 @@ func (p *Participant) remove(reason string) {
 		p.log.Debug("close peer connection", "err", err)
 	}
 	p.sess.closeWith(reason)
-	p.node.release(p.room, &p.counted)
+	p.node.release(p.conf, &p.counted)
 }
 
 // notePingID records the end-to-end RTT a client reports in its pings

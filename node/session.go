@@ -14,6 +14,7 @@ import (
 	"github.com/gorilla/websocket"
 	"golang.org/x/time/rate"
 
+	"github.com/switchyard/switchyard/cascade/peering"
 	"github.com/switchyard/switchyard/node/signal"
 )
 
@@ -283,13 +284,13 @@ func (n *Node) join(s *session, m signal.Message) (*Participant, error) {
 		n.metrics.refused.WithLabelValues("join-rate").Inc()
 		return nil, &errJoin{signal.CodeRateLimited, "too many joins from your address; try again in a few seconds"}
 	}
-	if c := n.cluster; c != nil && !s.redirected {
+	if n.peers != nil && !s.redirected {
 		region := cmp.Or(m.Region, n.cfg.Region)
-		target, why, _ := c.choose(region, m.Room, false)
+		target, why := n.choose(region, m.Room, false)
 		if target != "" {
-			c.redirects.Add(1)
+			n.peers.Redirected()
 			s.log.Info("redirecting participant", "room", m.Room, "region", region, "to", target, "why", string(why))
-			s.send(signal.Message{Type: signal.TypeRedirect, URL: wsURL(target) + "?redirected=1", Reason: string(why)})
+			s.send(signal.Message{Type: signal.TypeRedirect, URL: peering.WebSocketURL(target) + "?redirected=1", Reason: string(why)})
 			s.closeWith("redirected")
 			return nil, errRedirected
 		}
@@ -316,15 +317,15 @@ func (n *Node) join(s *session, m signal.Message) (*Participant, error) {
 	p.mu.Unlock()
 	s.log = p.log
 	var fallback []string
-	if n.cluster != nil {
-		fallback = n.cluster.fallback()
+	if n.peers != nil {
+		fallback = n.peers.Fallback()
 	}
 	r.add(p, func(others []signal.Participant) {
 		p.send(signal.Message{Type: signal.TypeJoined, ID: p.id, Room: r.name, Node: n.cfg.ID,
 			Region: p.region, Participants: others, Fallback: fallback})
 	})
-	if n.cluster != nil {
-		n.cluster.kickState()
+	if n.peers != nil {
+		n.peers.Changed()
 	}
 	p.log.Info("participant joined", "name", p.name, "region", p.region)
 	return p, nil
@@ -345,7 +346,7 @@ func (p *Participant) handle(m signal.Message) error {
 		p.setConstraints(m.Tiles)
 		return nil
 	case signal.TypeMessage:
-		return p.room.relay(p, m.To, m.Payload)
+		return p.conf.message(p, m.To, m.Payload)
 	}
 	return &errJoin{signal.CodeBadMessage, "message type " + m.Type + " is not sent by clients"}
 }

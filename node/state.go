@@ -9,8 +9,7 @@ import (
 	"sort"
 	"time"
 
-	"github.com/pion/webrtc/v4"
-
+	"github.com/switchyard/switchyard/cascade/peering"
 	"github.com/switchyard/switchyard/media"
 	"github.com/switchyard/switchyard/node/signal"
 	"github.com/switchyard/switchyard/node/snapshot"
@@ -19,32 +18,32 @@ import (
 // Snapshot takes the node's state as one value for the API and the console.
 func (n *Node) Snapshot() snapshot.Snapshot {
 	now := time.Now()
-	rooms := n.roomList()
+	confs := n.conferenceList()
 	n.mu.Lock()
 	draining, count := n.draining, n.count
 	n.mu.Unlock()
-	s := snapshot.Snapshot{Taken: now, Conferences: make([]snapshot.Conference, 0, len(rooms))}
+	s := snapshot.Snapshot{Taken: now, Conferences: make([]snapshot.Conference, 0, len(confs))}
 	s.Node = snapshot.Node{
 		ID: n.cfg.ID, Region: n.cfg.Region, Started: n.started,
 		UptimeSec:    now.Sub(n.started).Seconds(),
 		Draining:     draining,
 		CPUPercent:   math.Float64frombits(n.cpuPercent.Load()),
-		Conferences:  len(rooms),
+		Conferences:  len(confs),
 		Participants: count,
 		Peers:        []snapshot.Peer{},
 	}
 	if n.httpLn != nil {
 		s.Node.HTTPAddr = n.httpLn.Addr().String()
-		s.Node.SignalURL = wsURL(n.signalURL())
+		s.Node.SignalURL = peering.WebSocketURL(n.signalURL())
 	}
-	if c := n.cluster; c != nil {
-		s.Node.Cascade, s.Node.Peers = c.snapshot()
+	if n.peers != nil {
+		s.Node.Cascade, s.Node.Peers = n.peers.Snapshot()
 	}
 	if n.udpConn != nil {
 		s.Node.MediaUDPPort = n.udpConn.LocalAddr().(*net.UDPAddr).Port
 	}
-	for _, r := range rooms {
-		c := r.snapshot()
+	for _, conf := range confs {
+		c := conf.snapshot()
 		s.Node.BitrateIn += c.BitrateIn
 		s.Node.BitrateOut += c.BitrateOut
 		s.Conferences = append(s.Conferences, c)
@@ -53,81 +52,30 @@ func (n *Node) Snapshot() snapshot.Snapshot {
 	return s
 }
 
-func (r *Room) snapshot() snapshot.Conference {
-	members := r.members()
-	remotes := r.remoteList()
-	sort.Slice(remotes, func(i, j int) bool { return remotes[i].id < remotes[j].id })
-	c := snapshot.Conference{
-		Name: r.name, Created: r.created, Nodes: []string{r.node.cfg.ID},
-		DominantSpeaker: r.dominantSpeaker(),
-		Participants:    make([]snapshot.Participant, 0, len(members)+len(remotes)),
+func (c *Conference) snapshot() snapshot.Conference {
+	members := c.all()
+	sc := snapshot.Conference{
+		Name: c.name, Created: c.created, Nodes: []string{c.node.cfg.ID},
+		DominantSpeaker: c.dominantSpeaker(),
+		Participants:    make([]snapshot.Participant, 0, len(members)),
 	}
-	for _, p := range members {
-		ps := p.snapshot(members, remotes)
-		c.BitrateIn += ps.BitrateUp
-		c.BitrateOut += ps.BitrateDown
-		c.WorstLossPct = max(c.WorstLossPct, ps.LossUpPct, ps.LossDownPct)
-		c.Participants = append(c.Participants, ps)
-	}
-	for _, rp := range remotes {
-		if !slices.Contains(c.Nodes, rp.node) {
-			c.Nodes = append(c.Nodes, rp.node)
+	for _, m := range members {
+		ps := m.snapshot(members)
+		if ps.Remote {
+			if !slices.Contains(sc.Nodes, ps.Node) {
+				sc.Nodes = append(sc.Nodes, ps.Node)
+			}
+		} else {
+			sc.BitrateIn += ps.BitrateUp
+			sc.BitrateOut += ps.BitrateDown
+			sc.WorstLossPct = max(sc.WorstLossPct, ps.LossUpPct, ps.LossDownPct)
 		}
-		c.Participants = append(c.Participants, rp.snapshot(r, members, remotes))
+		sc.Participants = append(sc.Participants, ps)
 	}
-	return c
+	return sc
 }
 
-// snapshot describes a remote participant as far as this node knows it:
-// what its node says, and the hops from here.
-func (rp *remoteParticipant) snapshot(r *Room, members []*Participant, remotes []*remoteParticipant) snapshot.Participant {
-	ps := snapshot.Participant{
-		ID: rp.id, Name: rp.name, Region: rp.region, Node: rp.node, Remote: true, Joined: rp.joined,
-		State:      "relayed",
-		Speaking:   rp.speaker.Speaking(),
-		AudioLevel: rp.speaker.AudioLevel(),
-		Layers:     []snapshot.Layer{},
-		Subs:       []snapshot.Subscription{},
-		E2E:        []snapshot.E2E{},
-	}
-	ps.Layers, ps.Audio, ps.BitrateUp = published(rp.upTracks())
-	rp.mu.Lock()
-	ps.RTTMs, ps.AudioMuted = rp.rttMs, rp.muted
-	measured := rp.measured
-	rp.mu.Unlock()
-	relayMs := rp.peer.rttMs()
-	self := r.node.cfg.ID
-	for _, q := range members {
-		qrtt, _, _ := q.linkStats()
-		ps.E2E = append(ps.E2E, snapshot.E2E{Peer: q.id, PeerName: q.name, MeasuredMs: measured[q.id],
-			ClientMs: ps.RTTMs, RelayMs: relayMs, PeerMs: qrtt, ComputedMs: ps.RTTMs + relayMs + qrtt,
-			Path: rp.node + "→" + self})
-	}
-	for _, q := range remotes {
-		if q == rp {
-			continue
-		}
-		e := snapshot.E2E{Peer: q.id, PeerName: q.name, MeasuredMs: measured[q.id], ClientMs: ps.RTTMs, PeerMs: q.rtt(),
-			Path: rp.node + "→" + q.node}
-		if q.from != rp.from {
-			// This node does not see the link between two other nodes; it
-			// stands in with the two links through itself, an upper bound.
-			e.RelayMs = relayMs + q.peer.rttMs()
-			e.Path = rp.node + "→" + self + "→" + q.node
-		}
-		e.ComputedMs = e.ClientMs + e.RelayMs + e.PeerMs
-		ps.E2E = append(ps.E2E, e)
-	}
-	return ps
-}
-
-func (rp *remoteParticipant) rtt() float64 {
-	rp.mu.Lock()
-	defer rp.mu.Unlock()
-	return rp.rttMs
-}
-
-func (p *Participant) snapshot(members []*Participant, remotes []*remoteParticipant) snapshot.Participant {
+func (p *Participant) snapshot(members []member) snapshot.Participant {
 	ps := snapshot.Participant{
 		ID: p.id, Name: p.name, Region: p.region, Node: p.node.cfg.ID,
 		Joined:      p.joined,
@@ -152,12 +100,9 @@ func (p *Participant) snapshot(members []*Participant, remotes []*remoteParticip
 	}
 	nc := p.nacksLocked()
 	ps.NACKsIn, ps.Retransmits, ps.RetransmitsRefused = nc.nacked, nc.resent, nc.refused
-	names := make(map[string]string, len(members)+len(remotes))
+	names := make(map[string]string, len(members))
 	for _, q := range members {
-		names[q.id] = q.name
-	}
-	for _, q := range remotes {
-		names[q.id] = q.name
+		names[q.memberID()] = q.info().Name
 	}
 	for _, s := range p.downs {
 		sub := snapshot.Subscription{
@@ -168,7 +113,7 @@ func (p *Participant) snapshot(members []*Participant, remotes []*remoteParticip
 		if h, ok := p.constraints[sub.Publisher]; ok {
 			sub.MaxHeight = h
 		}
-		if s.up.Kind() == webrtc.RTPCodecTypeAudio {
+		if s.up.Kind() == media.KindAudio {
 			sub.Reason = "audio"
 			if target < 0 {
 				sub.Reason = snapshot.ReasonMuted
@@ -196,19 +141,22 @@ func (p *Participant) snapshot(members []*Participant, remotes []*remoteParticip
 		}
 		return a.Kind < b.Kind
 	})
-	for _, q := range members {
-		if q == p {
-			continue
+	for _, m := range members {
+		var e snapshot.E2E
+		switch q := m.(type) {
+		case *Participant:
+			if q == p {
+				continue
+			}
+			qrtt, _, _ := q.linkStats()
+			e = snapshot.E2E{Peer: q.id, PeerName: q.name, PeerMs: qrtt, Path: p.node.cfg.ID}
+		case *remoteMember:
+			e = snapshot.E2E{Peer: q.ID(), PeerName: q.Name(), RelayMs: q.RelayRTTMs(), PeerMs: q.RTTMs(),
+				Path: p.node.cfg.ID + "→" + q.Origin()}
 		}
-		qrtt, _, _ := q.linkStats()
-		ps.E2E = append(ps.E2E, snapshot.E2E{Peer: q.id, PeerName: q.name, MeasuredMs: measured[q.id],
-			ClientMs: ps.RTTMs, PeerMs: qrtt, ComputedMs: ps.RTTMs + qrtt, Path: p.node.cfg.ID})
-	}
-	for _, q := range remotes {
-		relayMs, qrtt := q.peer.rttMs(), q.rtt()
-		ps.E2E = append(ps.E2E, snapshot.E2E{Peer: q.id, PeerName: q.name, MeasuredMs: measured[q.id],
-			ClientMs: ps.RTTMs, RelayMs: relayMs, PeerMs: qrtt, ComputedMs: ps.RTTMs + relayMs + qrtt,
-			Path: p.node.cfg.ID + "→" + q.node})
+		e.MeasuredMs, e.ClientMs = measured[e.Peer], ps.RTTMs
+		e.ComputedMs = e.ClientMs + e.RelayMs + e.PeerMs
+		ps.E2E = append(ps.E2E, e)
 	}
 	return ps
 }
@@ -218,7 +166,7 @@ func (p *Participant) snapshot(members []*Participant, remotes []*remoteParticip
 func published(ups []*media.UpTrack) (layers []snapshot.Layer, audio bool, bitrate int64) {
 	layers = []snapshot.Layer{}
 	for _, up := range ups {
-		if up.Kind() == webrtc.RTPCodecTypeAudio {
+		if up.Kind() == media.KindAudio {
 			audio = true
 			continue
 		}
@@ -286,11 +234,11 @@ func (p *Participant) linkStats() (rttMs, lossDownPct, jitterMs float64) {
 // The operator's actions, used by the console.
 
 func (n *Node) participant(room, id string) (*Participant, error) {
-	r, ok := n.room(room)
+	c, ok := n.conference(room)
 	if !ok {
-		return nil, fmt.Errorf("no room %q", room)
+		return nil, fmt.Errorf("no conference %q", room)
 	}
-	p, ok := r.get(id)
+	p, ok := c.local(id)
 	if !ok {
 		return nil, fmt.Errorf("no participant %q in room %q", id, room)
 	}
@@ -334,7 +282,7 @@ func (n *Node) MuteAudio(room, id string, muted bool) error {
 		return err
 	}
 	p.audioMuted.Store(muted)
-	for _, q := range p.room.members() {
+	for _, q := range p.conf.locals() {
 		q.allocate()
 	}
 	return nil
@@ -346,8 +294,8 @@ func (n *Node) SetDraining(on bool) error {
 	n.mu.Lock()
 	n.draining = on
 	n.mu.Unlock()
-	if n.cluster != nil {
-		n.cluster.ml.SetDraining(on)
+	if n.peers != nil {
+		n.peers.SetDraining(on)
 	}
 	n.log.Info("drain", "on", on)
 	return nil

@@ -16,6 +16,8 @@ import (
 	"fmt"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/switchyard/switchyard/media"
 )
 
 // MaxSize bounds one control message (a relay datagram is at most 16 KiB).
@@ -26,7 +28,6 @@ const (
 	MaxParticipants = 100
 	MaxIDLen        = 96
 	MaxTextLen      = 64
-	MaxLayers       = 3
 )
 
 // Message types.
@@ -46,9 +47,9 @@ type Message struct {
 	Wants        []Want        `json:"wants,omitempty"`
 
 	// keyframe: the receiving node asks the publisher's node for a keyframe.
-	Publisher string `json:"publisher,omitempty"`
-	Kind      string `json:"kind,omitempty"`
-	Layer     int    `json:"layer,omitempty"`
+	Publisher string     `json:"publisher,omitempty"`
+	Kind      media.Kind `json:"kind,omitempty"`
+	Layer     int        `json:"layer,omitempty"`
 
 	// endpoint: a participant's message to one participant (To) or all ("").
 	From    string          `json:"from,omitempty"`
@@ -69,7 +70,7 @@ type Participant struct {
 
 // Track is one published track.
 type Track struct {
-	Kind        string  `json:"kind"` // "audio" or "video"
+	Kind        media.Kind `json:"kind"` // "audio" or "video"
 	MimeType    string  `json:"mime"`
 	ClockRate   uint32  `json:"clock"`
 	Channels    uint16  `json:"channels,omitempty"`
@@ -89,12 +90,11 @@ type Layer struct {
 	Height  int   `json:"h,omitempty"`
 }
 
-// Want says which layers of a publisher's track the sending node needs:
-// bit i of Layers is layer i (audio uses bit 0).
+// Want says which layers of a publisher's track the sending node needs.
 type Want struct {
-	Publisher string `json:"publisher"`
-	Kind      string `json:"kind"`
-	Layers    uint8  `json:"layers"`
+	Publisher string         `json:"publisher"`
+	Kind      media.Kind     `json:"kind"`
+	Layers    media.LayerSet `json:"layers"`
 }
 
 // Encode marshals m.
@@ -159,8 +159,8 @@ func (m *Message) validate() error {
 			if err := kind(w.Kind); err != nil {
 				return err
 			}
-			if w.Layers >= 1<<MaxLayers {
-				return fmt.Errorf("want layers %#x out of range", w.Layers)
+			if !w.Layers.Valid() {
+				return fmt.Errorf("want layers %#x name a layer that does not exist", uint8(w.Layers))
 			}
 		}
 		return nil
@@ -171,7 +171,7 @@ func (m *Message) validate() error {
 		if err := kind(m.Kind); err != nil {
 			return err
 		}
-		if m.Layer < 0 || m.Layer >= MaxLayers {
+		if m.Layer < 0 || m.Layer >= media.MaxLayers {
 			return fmt.Errorf("layer %d out of range", m.Layer)
 		}
 		return nil
@@ -219,7 +219,7 @@ func (p *Participant) validate() error {
 	if len(p.Tracks) > 2 {
 		return fmt.Errorf("participant %q: more than two tracks", p.ID)
 	}
-	kinds := map[string]bool{}
+	kinds := map[media.Kind]bool{}
 	for _, t := range p.Tracks {
 		if err := kind(t.Kind); err != nil {
 			return err
@@ -228,7 +228,7 @@ func (p *Participant) validate() error {
 			return fmt.Errorf("participant %q: two %s tracks", p.ID, t.Kind)
 		}
 		kinds[t.Kind] = true
-		if !strings.HasPrefix(strings.ToLower(t.MimeType), t.Kind+"/") || len(t.MimeType) > 32 {
+		if !strings.HasPrefix(strings.ToLower(t.MimeType), t.Kind.String()+"/") || len(t.MimeType) > 32 {
 			return fmt.Errorf("participant %q: mime type %q does not fit kind %s", p.ID, trunc(t.MimeType), t.Kind)
 		}
 		if t.ClockRate == 0 || t.ClockRate > 192_000 {
@@ -240,11 +240,11 @@ func (p *Participant) validate() error {
 		if t.AudioLevel > 14 {
 			return fmt.Errorf("participant %q: audio level extension id %d", p.ID, t.AudioLevel)
 		}
-		if len(t.Layers) > MaxLayers {
-			return fmt.Errorf("participant %q: more than %d layers", p.ID, MaxLayers)
+		if len(t.Layers) > media.MaxLayers {
+			return fmt.Errorf("participant %q: more than %d layers", p.ID, media.MaxLayers)
 		}
 		for _, l := range t.Layers {
-			if l.Index < 0 || l.Index >= MaxLayers || l.Bitrate < 0 || l.Width < 0 || l.Height < 0 || l.Width > 16384 || l.Height > 16384 {
+			if l.Index < 0 || l.Index >= media.MaxLayers || l.Bitrate < 0 || l.Width < 0 || l.Height < 0 || l.Width > 16384 || l.Height > 16384 {
 				return fmt.Errorf("participant %q: layer %+v out of range", p.ID, l)
 			}
 		}
@@ -252,9 +252,10 @@ func (p *Participant) validate() error {
 	return nil
 }
 
-func kind(k string) error {
-	if k != "audio" && k != "video" {
-		return fmt.Errorf("kind %q is neither audio nor video", trunc(k))
+// kind refuses a missing kind (decoding already refused unknown names).
+func kind(k media.Kind) error {
+	if k != media.KindAudio && k != media.KindVideo {
+		return errors.New("kind missing")
 	}
 	return nil
 }

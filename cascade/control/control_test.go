@@ -3,6 +3,8 @@ package control
 import (
 	"strings"
 	"testing"
+
+	"github.com/switchyard/switchyard/media"
 )
 
 func TestDecode(t *testing.T) {
@@ -26,7 +28,7 @@ func TestDecode(t *testing.T) {
 		{"two videos", `{"t":"state","participants":[{"id":"a","name":"","region":"","tracks":[{"kind":"video","mime":"video/VP8","clock":90000},{"kind":"video","mime":"video/VP8","clock":90000}]}]}`, "two video"},
 		{"zero clock", `{"t":"state","participants":[{"id":"a","name":"","region":"","tracks":[{"kind":"video","mime":"video/VP8","clock":0}]}]}`, "clock"},
 		{"layer index", `{"t":"state","participants":[{"id":"a","name":"","region":"","tracks":[{"kind":"video","mime":"video/VP8","clock":90000,"layers":[{"i":3,"active":true,"bitrate":1}]}]}]}`, "out of range"},
-		{"want mask", `{"t":"state","wants":[{"publisher":"a","kind":"video","layers":8}]}`, "out of range"},
+		{"want mask", `{"t":"state","wants":[{"publisher":"a","kind":"video","layers":8}]}`, "layers"},
 		{"keyframe layer", `{"t":"keyframe","publisher":"a","kind":"video","layer":3}`, "out of range"},
 		{"keyframe kind", `{"t":"keyframe","publisher":"a","kind":"data","layer":0}`, "neither"},
 		{"endpoint bad payload", `{"t":"endpoint","from":"a","payload":""}`, "payload"},
@@ -50,8 +52,8 @@ func TestDecode(t *testing.T) {
 
 func TestRoundTrip(t *testing.T) {
 	m := Message{Type: TypeState, Dominant: "us-p1", Participants: []Participant{{ID: "us-p1", Name: "Zoë", Region: "us",
-		Measured: map[string]float64{"eu-p2": 88}, Tracks: []Track{{Kind: "audio", MimeType: "audio/opus", ClockRate: 48000, AudioLevel: 1}}}},
-		Wants: []Want{{Publisher: "eu-p2", Kind: "video", Layers: 3}}}
+		Measured: map[string]float64{"eu-p2": 88}, Tracks: []Track{{Kind: media.KindAudio, MimeType: "audio/opus", ClockRate: 48000, AudioLevel: 1}}}},
+		Wants: []Want{{Publisher: "eu-p2", Kind: media.KindVideo, Layers: 3}}}
 	b, err := Encode(&m)
 	if err != nil {
 		t.Fatal(err)

@@ -1,0 +1,15 @@
+// Package peering is this node's side of a cascade: the table of other
+// nodes and what they host, the relayed participants they bring into this
+// node's conferences, and the loops that keep both in step.
+//
+// A local track reaches the other nodes through an Outbound, one media.Sink
+// per published track, which relays each layer only to the nodes whose
+// participants want it and answers their NACKs from the track's own packet
+// cache. A relayed participant is a Remote: its packets come in over the
+// relay, a repair tracker per layer NACKs the previous hop for what the link
+// lost, and each track feeds a media.UpTrack that the node's conference
+// treats like any other publisher's.
+//
+// The package reaches conferences only through the Host interface the node
+// implements; it never imports the node.
+package peering

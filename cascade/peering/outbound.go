@@ -1,0 +1,226 @@
+package peering
+
+import (
+	"sync"
+	"sync/atomic"
+
+	"github.com/pion/rtcp"
+
+	"github.com/switchyard/switchyard/cascade/control"
+	"github.com/switchyard/switchyard/cascade/relay"
+	"github.com/switchyard/switchyard/media"
+)
+
+// Outbound relays one local publisher's track to the nodes that need it:
+// each layer only to the peers whose participants want that layer. The next
+// hop's NACKs are answered from the track's own packet cache. It is a
+// media.Sink of the track.
+type Outbound struct {
+	tr       Transport
+	up       *media.UpTrack
+	conf     string
+	endpoint string
+	kind     media.Kind
+	muted    func() bool // an operator muted the publisher's audio
+	targets  atomic.Pointer[[]target]
+	layers   [media.MaxLayers]outLayer
+}
+
+type target struct {
+	peer *peer
+	want media.LayerSet
+}
+
+type outLayer struct {
+	mu   sync.Mutex // WriteRTP (the layer's goroutine) against resend (relay goroutine)
+	buf  [1500]byte
+	nack [1500]byte
+	pkt  relay.Packet
+}
+
+// Publish starts relaying a local participant's track of conf to the nodes
+// that want it; muted, if not nil, holds back audio an operator muted.
+func (p *Peering) Publish(conf, endpoint string, up *media.UpTrack, muted func() bool) {
+	if muted == nil {
+		muted = func() bool { return false }
+	}
+	o := &Outbound{tr: p.tr, up: up, conf: conf, endpoint: endpoint, kind: up.Kind(), muted: muted}
+	empty := []target{}
+	o.targets.Store(&empty)
+	p.mu.Lock()
+	if p.outs[conf] == nil {
+		p.outs[conf] = make(map[string]map[media.Kind]*Outbound)
+	}
+	if p.outs[conf][endpoint] == nil {
+		p.outs[conf][endpoint] = make(map[media.Kind]*Outbound)
+	}
+	old := p.outs[conf][endpoint][o.kind]
+	p.outs[conf][endpoint][o.kind] = o
+	p.mu.Unlock()
+	if old != nil {
+		old.up.RemoveSink(old)
+	}
+	up.AddSink(o)
+	p.refreshTargets(conf)
+	p.Changed()
+}
+
+// Unpublish stops relaying every track of a local participant who left.
+func (p *Peering) Unpublish(conf, endpoint string) {
+	p.mu.Lock()
+	byKind := p.outs[conf][endpoint]
+	delete(p.outs[conf], endpoint)
+	p.mu.Unlock()
+	for _, o := range byKind {
+		o.up.RemoveSink(o)
+	}
+	p.Changed()
+}
+
+func (p *Peering) outbound(conf, endpoint string, kind media.Kind) *Outbound {
+	p.mu.RLock()
+	defer p.mu.RUnlock()
+	return p.outs[conf][endpoint][kind]
+}
+
+// refreshTargets points every local track of conf at the peers hosting the
+// conference, each with the layers it asked for.
+func (p *Peering) refreshTargets(conf string) {
+	p.mu.RLock()
+	defer p.mu.RUnlock()
+	var hosts []*peer
+	for _, pr := range p.peers {
+		if pr.confs[conf] != nil {
+			hosts = append(hosts, pr)
+		}
+	}
+	for endpoint, byKind := range p.outs[conf] {
+		for kind, o := range byKind {
+			ts := make([]target, 0, len(hosts))
+			for _, h := range hosts {
+				ts = append(ts, target{peer: h, want: h.confs[conf].wants[wantKey{endpoint, kind}]})
+			}
+			o.targets.Store(&ts)
+		}
+	}
+}
+
+// WriteRTP relays one packet of the publisher's track. It does not allocate.
+func (o *Outbound) WriteRTP(p *media.Packet) {
+	ts := *o.targets.Load()
+	if len(ts) == 0 || p.Layer < 0 || p.Layer >= media.MaxLayers {
+		return
+	}
+	audio := o.kind == media.KindAudio
+	if audio && o.muted() {
+		return
+	}
+	wanted := false
+	for _, t := range ts {
+		wanted = wanted || t.want.Has(p.Layer)
+	}
+	if !wanted {
+		if !audio {
+			size := uint64(p.Header.MarshalSize() + len(p.Payload))
+			for _, t := range ts {
+				t.peer.skipped.Add(size)
+			}
+		}
+		return
+	}
+	l := &o.layers[p.Layer]
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	n, err := p.Header.MarshalTo(l.buf[:])
+	if err != nil || n+len(p.Payload) > len(l.buf) {
+		return
+	}
+	size := n + copy(l.buf[n:], p.Payload)
+	l.pkt = relay.Packet{Type: relay.TypeRTP, Layer: tagOf(o.kind, p.Layer), Conference: o.conf, Endpoint: o.endpoint, Payload: l.buf[:size]}
+	for _, t := range ts {
+		if !t.want.Has(p.Layer) {
+			t.peer.skipped.Add(uint64(size))
+			continue
+		}
+		_ = o.tr.Send(t.peer.id, &l.pkt)
+	}
+}
+
+// resend answers one NACKed sequence number from the publisher's packet
+// cache, the one that also serves this node's receivers. The header comes
+// back without extensions: the next node needs none to forward or repair.
+func (o *Outbound) resend(to *peer, layer int, seq uint16) bool {
+	l := &o.layers[layer]
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	hdr, payload, ok := o.up.Cached(layer, seq, l.nack[:])
+	if !ok {
+		return false
+	}
+	n, err := hdr.MarshalTo(l.buf[:])
+	if err != nil || n+len(payload) > len(l.buf) {
+		return false
+	}
+	size := n + copy(l.buf[n:], payload)
+	l.pkt = relay.Packet{Type: relay.TypeRTP, Layer: tagOf(o.kind, layer), Conference: o.conf, Endpoint: o.endpoint, Payload: l.buf[:size]}
+	return o.tr.Send(to.id, &l.pkt) == nil
+}
+
+// onRTCP answers a peer's NACK for one of this node's publishers from the
+// track's cache. Relay goroutine.
+func (p *Peering) onRTCP(from relay.NodeID, pkt *relay.Packet) {
+	kind, layer, ok := trackOf(pkt.Layer)
+	if !ok {
+		p.dropped(dropEndpoint, from, pkt.Endpoint)
+		return
+	}
+	o := p.outbound(pkt.Conference, pkt.Endpoint, kind)
+	if o == nil {
+		p.dropped(dropEndpoint, from, pkt.Endpoint)
+		return
+	}
+	pkts, err := rtcp.Unmarshal(pkt.Payload)
+	if err != nil {
+		p.dropped(dropRTP, from, err.Error())
+		return
+	}
+	p.mu.RLock()
+	pr := p.peers[from]
+	p.mu.RUnlock()
+	if pr == nil {
+		return
+	}
+	for _, c := range pkts {
+		nack, ok := c.(*rtcp.TransportLayerNack)
+		if !ok {
+			continue
+		}
+		for _, pair := range nack.Nacks {
+			pair.Range(func(seq uint16) bool {
+				if o.resend(pr, layer, seq) {
+					pr.nacksAnswered.Add(1)
+				}
+				return true
+			})
+		}
+	}
+}
+
+// onKeyframe passes a peer's keyframe request to a local publisher. A
+// request for a layer is also a sign the peer needs that layer now, ahead
+// of its next state.
+func (p *Peering) onKeyframe(pr *peer, conf string, m *control.Message) {
+	o := p.outbound(conf, m.Publisher, m.Kind)
+	if o == nil {
+		p.dropped(dropEndpoint, pr.id, m.Publisher)
+		return
+	}
+	p.mu.Lock()
+	if pc := pr.confs[conf]; pc != nil {
+		k := wantKey{m.Publisher, m.Kind}
+		pc.wants[k] = pc.wants[k].With(m.Layer)
+	}
+	p.mu.Unlock()
+	p.refreshTargets(conf)
+	o.up.RequestKeyframe(m.Layer)
+}

@@ -1,0 +1,57 @@
+package peering
+
+import (
+	"net/netip"
+	"sync/atomic"
+	"time"
+
+	"github.com/switchyard/switchyard/cascade/membership"
+	"github.com/switchyard/switchyard/cascade/relay"
+	"github.com/switchyard/switchyard/media"
+)
+
+// peer is another node as this one knows it.
+type peer struct {
+	id        relay.NodeID
+	name      string
+	region    string
+	signalURL string
+	relayAddr netip.AddrPort
+	load      membership.Load
+	// confs are the conferences the peer hosts, with when it said so and
+	// the layers it wants; guarded by Peering.mu.
+	confs map[string]*peerConf
+
+	rttNs         atomic.Int64
+	bitrateIn     atomic.Int64
+	bitrateOut    atomic.Int64
+	prevIn        uint64 // stateLoop only
+	prevOut       uint64
+	prevAt        time.Time
+	nacksSent     atomic.Uint64
+	nacksAnswered atomic.Uint64
+	repaired      atomic.Uint64
+	skipped       atomic.Uint64
+}
+
+type peerConf struct {
+	heard time.Time
+	wants map[wantKey]media.LayerSet
+}
+
+type wantKey struct {
+	publisher string
+	kind      media.Kind
+}
+
+func (pr *peer) rttMs() float64 { return float64(pr.rttNs.Load()) / 1e6 }
+
+// Stress is how busy a node is, 0..1, as bridge selection compares it: the
+// larger of its participants over maxParticipants and its CPU.
+func Stress(l membership.Load, maxParticipants int) float64 {
+	s := l.CPU
+	if maxParticipants > 0 {
+		s = max(s, float64(l.Participants)/float64(maxParticipants))
+	}
+	return min(s, 1)
+}

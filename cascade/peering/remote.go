@@ -1,0 +1,422 @@
+package peering
+
+import (
+	"errors"
+	"maps"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/pion/rtcp"
+	"github.com/pion/rtp"
+	"github.com/pion/webrtc/v4"
+
+	"github.com/switchyard/switchyard/cascade/control"
+	"github.com/switchyard/switchyard/cascade/relay"
+	"github.com/switchyard/switchyard/cascade/repair"
+	"github.com/switchyard/switchyard/media"
+)
+
+// Remote is a participant of another node, as this node's conference sees
+// it: one more publisher, whose tracks arrive over the relay.
+type Remote struct {
+	id, name, region string
+	origin           string // the hosting node's id
+	conf             string
+	from             relay.NodeID
+	peer             *peer
+	joined           time.Time
+
+	audio, video atomic.Pointer[media.UpTrack]
+	level        atomic.Pointer[func(level uint8, voice bool, at time.Time)]
+
+	mu       sync.Mutex // guards the fields below
+	rttMs    float64
+	measured map[string]float64
+	muted    bool
+
+	repMu    sync.Mutex // guards trackers, ssrcs and wanted
+	trackers [numTags]repair.Tracker
+	ssrcs    [numTags]uint32
+	wanted   media.LayerSet // video layers this node asks for, as last set
+}
+
+// ID is the participant's id (its node's id comes first).
+func (r *Remote) ID() string { return r.id }
+
+// Name is the participant's display name.
+func (r *Remote) Name() string { return r.name }
+
+// Region is the participant's region.
+func (r *Remote) Region() string { return r.region }
+
+// Origin is the id of the node that hosts the participant.
+func (r *Remote) Origin() string { return r.origin }
+
+// Joined is when this node learnt of the participant.
+func (r *Remote) Joined() time.Time { return r.joined }
+
+// SameOrigin reports whether q is hosted by the same node as r.
+func (r *Remote) SameOrigin(q *Remote) bool { return r.from == q.from }
+
+// RelayRTTMs is the relay round trip to the participant's node.
+func (r *Remote) RelayRTTMs() float64 { return r.peer.rttMs() }
+
+// RTTMs is the participant's round trip to its own node, as that node says.
+func (r *Remote) RTTMs() float64 {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.rttMs
+}
+
+// Measured is the participant's own ping RTT to others, by id (a copy).
+func (r *Remote) Measured() map[string]float64 {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return maps.Clone(r.measured)
+}
+
+// AudioMuted reports whether an operator of its node muted its audio.
+func (r *Remote) AudioMuted() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.muted
+}
+
+// UpTracks are its tracks as this node receives them.
+func (r *Remote) UpTracks() []*media.UpTrack {
+	var out []*media.UpTrack
+	for _, u := range []*media.UpTrack{r.audio.Load(), r.video.Load()} {
+		if u != nil {
+			out = append(out, u)
+		}
+	}
+	return out
+}
+
+// OnAudioLevel sets where the audio levels of its relayed audio go (the
+// conference's speaker detection); set it before the tracks arrive.
+func (r *Remote) OnAudioLevel(f func(level uint8, voice bool, at time.Time)) { r.level.Store(&f) }
+
+// setWanted restarts gap tracking on each video layer this node starts or
+// stops asking for: the previous node skips a layer nobody here wants, and
+// the sequence numbers it skipped are not loss to repair. It is called
+// from one place, SetWants, and only when the wants changed.
+func (r *Remote) setWanted(want media.LayerSet) {
+	r.repMu.Lock()
+	defer r.repMu.Unlock()
+	changed := want ^ r.wanted
+	r.wanted = want
+	for layer := range media.MaxLayers {
+		if changed.Has(layer) {
+			r.trackers[tagOf(media.KindVideo, layer)].Reset()
+		}
+	}
+}
+
+// feed takes one relayed RTP packet: it notes gaps for hop-by-hop repair
+// and hands the packet to the track. Relay goroutine only.
+func (r *Remote) feed(tag relay.Layer, pkt *rtp.Packet, now time.Time) {
+	kind, layer, ok := trackOf(tag)
+	if !ok {
+		return
+	}
+	up := r.audio.Load()
+	if kind == media.KindVideo {
+		up = r.video.Load()
+	}
+	if up == nil {
+		return
+	}
+	r.repMu.Lock()
+	repaired := r.trackers[tag].Push(pkt.SequenceNumber, now.UnixNano())
+	r.ssrcs[tag] = pkt.SSRC
+	r.repMu.Unlock()
+	if repaired {
+		r.peer.repaired.Add(1)
+	}
+	up.Feed(layer, pkt, now)
+}
+
+// onRTP feeds a relayed packet to the participant it belongs to.
+func (p *Peering) onRTP(from relay.NodeID, pkt *relay.Packet) {
+	r := p.remote(pkt.Conference, pkt.Endpoint)
+	if r == nil || r.from != from {
+		p.dropped(dropEndpoint, from, pkt.Endpoint)
+		return
+	}
+	if err := p.rx.Unmarshal(pkt.Payload); err != nil {
+		p.dropped(dropRTP, from, err.Error())
+		return
+	}
+	r.feed(pkt.Layer, &p.rx, time.Now())
+}
+
+// nackLoop asks the previous hop for what went missing on the link.
+func (p *Peering) nackLoop() {
+	defer p.wg.Done()
+	t := time.NewTicker(nackPeriod)
+	defer t.Stop()
+	var seqs []uint16
+	for {
+		select {
+		case <-p.done:
+			return
+		case now := <-t.C:
+			for _, r := range p.allRemotes() {
+				retry := max(time.Duration(r.peer.rttNs.Load())*5/4, 30*time.Millisecond)
+				for tag := relay.Layer(1); tag <= tagAudio; tag++ {
+					r.repMu.Lock()
+					seqs = r.trackers[tag].Due(seqs[:0], now.UnixNano(), retry)
+					ssrc := r.ssrcs[tag]
+					r.repMu.Unlock()
+					if len(seqs) > 0 {
+						p.sendNACK(r, tag, ssrc, seqs)
+					}
+				}
+			}
+		}
+	}
+}
+
+func (p *Peering) allRemotes() []*Remote {
+	p.mu.RLock()
+	defer p.mu.RUnlock()
+	var all []*Remote
+	for _, m := range p.remotes {
+		for _, r := range m {
+			all = append(all, r)
+		}
+	}
+	return all
+}
+
+func (p *Peering) sendNACK(r *Remote, tag relay.Layer, ssrc uint32, seqs []uint16) {
+	b, err := (&rtcp.TransportLayerNack{MediaSSRC: ssrc, Nacks: rtcp.NackPairsFromSequenceNumbers(seqs)}).Marshal()
+	if err != nil {
+		return
+	}
+	if err := p.tr.Send(r.from, &relay.Packet{Type: relay.TypeRTCP, Layer: tag, Conference: r.conf, Endpoint: r.id, Payload: b}); err == nil {
+		r.peer.nacksSent.Add(uint64(len(seqs)))
+	}
+}
+
+// applyState makes this node's picture of one peer's side of conf match
+// the state it sent: the conference it hosts and the layers it wants, its
+// participants joining and leaving, their tracks starting and ending.
+func (p *Peering) applyState(pr *peer, conf string, m *control.Message) {
+	p.mu.Lock()
+	var newHost bool
+	if len(m.Participants) == 0 {
+		delete(pr.confs, conf)
+	} else {
+		pc := pr.confs[conf]
+		newHost = pc == nil
+		if newHost {
+			pc = &peerConf{}
+			pr.confs[conf] = pc
+		}
+		pc.heard = time.Now()
+		pc.wants = make(map[wantKey]media.LayerSet, len(m.Wants))
+		for _, w := range m.Wants {
+			pc.wants[wantKey{w.Publisher, w.Kind}] = w.Layers
+		}
+	}
+	p.mu.Unlock()
+
+	seen := make(map[string]bool, len(m.Participants))
+	for i := range m.Participants {
+		mp := &m.Participants[i]
+		if !strings.HasPrefix(mp.ID, pr.name+"-") {
+			p.dropped(dropForeignID, pr.id, mp.ID)
+			continue
+		}
+		r, err := p.admitRemote(pr, conf, mp)
+		switch {
+		case errors.Is(err, ErrIDTaken):
+			p.dropped(dropForeignID, pr.id, mp.ID)
+			continue
+		case err != nil:
+			continue // the conference is not hosted here
+		}
+		seen[mp.ID] = true
+		r.mu.Lock()
+		r.rttMs, r.measured = mp.RTTMs, mp.Measured
+		r.mu.Unlock()
+		p.syncTracks(r, mp.Tracks)
+	}
+	p.mu.RLock()
+	var gone []*Remote
+	for id, r := range p.remotes[conf] {
+		if r.from == pr.id && !seen[id] {
+			gone = append(gone, r)
+		}
+	}
+	p.mu.RUnlock()
+	for _, r := range gone {
+		p.removeRemote(r)
+	}
+	p.refreshTargets(conf)
+	if newHost {
+		// A node that just started hosting the conference learns about
+		// this side now rather than at the next period.
+		p.sendState(conf, []*peer{pr})
+	}
+}
+
+// admitRemote returns the known participant mp of pr, or makes it a
+// member of conf here.
+func (p *Peering) admitRemote(pr *peer, conf string, mp *control.Participant) (*Remote, error) {
+	if r := p.remote(conf, mp.ID); r != nil {
+		if r.from != pr.id {
+			return nil, ErrIDTaken
+		}
+		return r, nil
+	}
+	r := &Remote{id: mp.ID, name: mp.Name, region: mp.Region, origin: pr.name, conf: conf,
+		from: pr.id, peer: pr, joined: time.Now()}
+	if err := p.host.Join(conf, r); err != nil {
+		return nil, err
+	}
+	p.mu.Lock()
+	if p.remotes[conf] == nil {
+		p.remotes[conf] = make(map[string]*Remote)
+	}
+	p.remotes[conf][r.id] = r
+	p.mu.Unlock()
+	p.log.Info("remote participant joined", "conference", conf, "participant", r.id, "node", pr.name)
+	return r, nil
+}
+
+// syncTracks starts the tracks r now publishes and ends those it stopped.
+func (p *Peering) syncTracks(r *Remote, tracks []control.Track) {
+	var have [2]bool
+	for _, t := range tracks {
+		slot, i := &r.video, 1
+		if t.Kind == media.KindAudio {
+			slot, i = &r.audio, 0
+			r.mu.Lock()
+			r.muted = t.AudioMuted
+			r.mu.Unlock()
+		}
+		have[i] = true
+		up := slot.Load()
+		if up == nil {
+			up = p.newUpTrack(r, t)
+			slot.Store(up)
+			advertise(up, t)
+			p.host.Published(r.conf, r, up)
+			continue
+		}
+		advertise(up, t)
+	}
+	for i, slot := range []*atomic.Pointer[media.UpTrack]{&r.audio, &r.video} {
+		if !have[i] {
+			if up := slot.Swap(nil); up != nil {
+				p.host.Unpublished(r.conf, r, up)
+			}
+		}
+	}
+}
+
+// advertise tells the track which layers its publisher's node sees.
+func advertise(up *media.UpTrack, t control.Track) {
+	if up.Kind() == media.KindAudio {
+		up.Advertise([]media.LayerInfo{{Index: 0, Active: true}})
+		return
+	}
+	ls := make([]media.LayerInfo, 0, len(t.Layers))
+	for _, l := range t.Layers {
+		ls = append(ls, media.LayerInfo{Index: l.Index, Active: l.Active, Bitrate: l.Bitrate, Width: l.Width, Height: l.Height})
+	}
+	up.Advertise(ls)
+}
+
+// newUpTrack makes the track a relayed participant publishes here.
+func (p *Peering) newUpTrack(r *Remote, t control.Track) *media.UpTrack {
+	kind := t.Kind
+	cfg := media.UpTrackConfig{
+		Publisher: r.id,
+		Kind:      kind,
+		Codec: webrtc.RTPCodecParameters{
+			RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: t.MimeType, ClockRate: t.ClockRate,
+				Channels: t.Channels, SDPFmtpLine: t.Fmtp},
+			PayloadType: webrtc.PayloadType(t.PayloadType),
+		},
+		Remote: true,
+		SendPLI: func(layer int, _ uint32) error {
+			p.requestKeyframe(r, kind, layer)
+			return nil
+		},
+		Observe: p.cfg.Observe,
+		Batch:   p.cfg.Batch,
+	}
+	if kind == media.KindAudio {
+		cfg.AudioLevelExt = t.AudioLevel
+		cfg.OnAudioLevel = func(level uint8, voice bool, at time.Time) {
+			if f := r.level.Load(); f != nil {
+				(*f)(level, voice, at)
+			}
+		}
+	}
+	return media.NewUpTrack(cfg)
+}
+
+// requestKeyframe asks r's node for a keyframe of one layer.
+func (p *Peering) requestKeyframe(r *Remote, kind media.Kind, layer int) {
+	b, err := control.Encode(&control.Message{Type: control.TypeKeyframe, Publisher: r.id, Kind: kind, Layer: layer})
+	if err != nil {
+		return
+	}
+	p.sendControl(r.from, r.conf, b)
+}
+
+// removeRemote takes r out of its conference.
+func (p *Peering) removeRemote(r *Remote) {
+	p.mu.Lock()
+	m := p.remotes[r.conf]
+	if m[r.id] != r {
+		p.mu.Unlock()
+		return
+	}
+	delete(m, r.id)
+	if len(m) == 0 {
+		delete(p.remotes, r.conf)
+	}
+	p.mu.Unlock()
+	p.host.Leave(r.conf, r)
+	p.log.Info("remote participant left", "conference", r.conf, "participant", r.id, "node", r.origin)
+}
+
+// dropPeerConference removes every participant one peer hosted in conf.
+func (p *Peering) dropPeerConference(id relay.NodeID, conf string) {
+	p.mu.RLock()
+	var gone []*Remote
+	for _, r := range p.remotes[conf] {
+		if r.from == id {
+			gone = append(gone, r)
+		}
+	}
+	p.mu.RUnlock()
+	for _, r := range gone {
+		p.removeRemote(r)
+	}
+	p.refreshTargets(conf)
+}
+
+// DropConference forgets conf on this node (its last local participant
+// left): the relayed participants, the relayed tracks and the wants.
+func (p *Peering) DropConference(conf string) {
+	p.mu.Lock()
+	delete(p.remotes, conf)
+	delete(p.wants, conf)
+	outs := p.outs[conf]
+	delete(p.outs, conf)
+	p.mu.Unlock()
+	for _, byKind := range outs {
+		for _, o := range byKind {
+			o.up.RemoveSink(o)
+		}
+	}
+}

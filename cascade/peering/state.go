@@ -1,0 +1,199 @@
+package peering
+
+import (
+	"cmp"
+	"math"
+	"slices"
+	"time"
+
+	"github.com/switchyard/switchyard/cascade/control"
+	"github.com/switchyard/switchyard/cascade/relay"
+	"github.com/switchyard/switchyard/media"
+)
+
+// SetWants records which layers of the other nodes' tracks this node's
+// receivers of conf need (what WantsOf computes). On a change the peers
+// hear of it at once, and each relayed video track restarts gap tracking
+// on the layers that changed; nothing happens when the wants are the same.
+func (p *Peering) SetWants(conf string, wants []control.Want) {
+	wants = canonical(wants)
+	p.mu.Lock()
+	if slices.Equal(p.wants[conf], wants) {
+		p.mu.Unlock()
+		return
+	}
+	p.wants[conf] = wants
+	var video []*Remote
+	for _, r := range p.remotes[conf] {
+		video = append(video, r)
+	}
+	p.mu.Unlock()
+	for _, r := range video {
+		var set media.LayerSet
+		for _, w := range wants {
+			if w.Publisher == r.id && w.Kind == media.KindVideo {
+				set = w.Layers
+			}
+		}
+		r.setWanted(set)
+	}
+	p.Changed()
+}
+
+// canonical sorts wants and drops empty ones, so that equal wants compare equal.
+func canonical(ws []control.Want) []control.Want {
+	out := make([]control.Want, 0, len(ws))
+	for _, w := range ws {
+		if w.Layers != 0 {
+			out = append(out, w)
+		}
+	}
+	slices.SortFunc(out, func(a, b control.Want) int {
+		return cmp.Or(cmp.Compare(a.Publisher, b.Publisher), cmp.Compare(a.Kind, b.Kind))
+	})
+	return out
+}
+
+// stateLoop sends every conference's state to every peer once a second and
+// soon after a change, expires peers' conferences that went quiet, and
+// refreshes the links' figures and this node's gossiped load.
+func (p *Peering) stateLoop() {
+	defer p.wg.Done()
+	t := time.NewTicker(statePeriod)
+	defer t.Stop()
+	announced := map[string]bool{}
+	for {
+		select {
+		case <-p.done:
+			return
+		case now := <-t.C:
+			p.expire(now)
+			p.refreshLinks(now)
+			p.updateLoad()
+		case <-p.kick:
+			// Coalesce the changes of one moment into one message.
+			time.Sleep(20 * time.Millisecond)
+		}
+		all := p.allPeers()
+		current := map[string]bool{}
+		for _, conf := range p.host.Conferences() {
+			current[conf] = true
+			p.sendState(conf, all)
+		}
+		for conf := range announced {
+			if !current[conf] {
+				// The conference emptied here: say so once.
+				p.sendEmpty(conf, all)
+			}
+		}
+		announced = current
+	}
+}
+
+func (p *Peering) allPeers() []*peer {
+	p.mu.RLock()
+	defer p.mu.RUnlock()
+	all := make([]*peer, 0, len(p.peers))
+	for _, pr := range p.peers {
+		all = append(all, pr)
+	}
+	return all
+}
+
+// stateOf is this node's side of conf for the peers: the host's
+// participants and tracks, and the layers of remote tracks wanted here.
+func (p *Peering) stateOf(conf string) (*control.Message, bool) {
+	parts, dominant, ok := p.host.LocalState(conf)
+	if !ok {
+		return nil, false
+	}
+	p.mu.RLock()
+	wants := slices.Clone(p.wants[conf])
+	p.mu.RUnlock()
+	return &control.Message{Type: control.TypeState, Participants: parts, Dominant: dominant, Wants: wants}, true
+}
+
+func (p *Peering) sendState(conf string, to []*peer) {
+	m, ok := p.stateOf(conf)
+	if !ok {
+		return
+	}
+	b, err := control.Encode(m)
+	if err != nil {
+		for i := range m.Participants {
+			m.Participants[i].Measured = nil
+		}
+		if b, err = control.Encode(m); err != nil {
+			p.log.Warn("cascade: conference state too large to relay", "conference", conf, "err", err)
+			return
+		}
+	}
+	for _, pr := range to {
+		p.sendControl(pr.id, conf, b)
+	}
+}
+
+func (p *Peering) sendEmpty(conf string, to []*peer) {
+	b, err := control.Encode(&control.Message{Type: control.TypeState})
+	if err != nil {
+		return
+	}
+	for _, pr := range to {
+		p.sendControl(pr.id, conf, b)
+	}
+}
+
+// expire forgets the conferences of peers that stopped talking about them.
+func (p *Peering) expire(now time.Time) {
+	type gone struct {
+		id   relay.NodeID
+		conf string
+	}
+	var expired []gone
+	p.mu.Lock()
+	for _, pr := range p.peers {
+		for conf, pc := range pr.confs {
+			if now.Sub(pc.heard) > stateStale {
+				delete(pr.confs, conf)
+				expired = append(expired, gone{pr.id, conf})
+			}
+		}
+	}
+	p.mu.Unlock()
+	for _, g := range expired {
+		p.dropPeerConference(g.id, g.conf)
+	}
+}
+
+// refreshLinks copies the relay's figures per link: the RTT the NACK retry
+// interval uses, and the bitrates for the API.
+func (p *Peering) refreshLinks(now time.Time) {
+	for _, l := range p.tr.Stats().Links {
+		p.mu.RLock()
+		pr := p.peers[l.Peer]
+		p.mu.RUnlock()
+		if pr == nil {
+			continue
+		}
+		pr.rttNs.Store(int64(l.SmoothedRTT))
+		var in, out uint64
+		for i := range l.In {
+			in += l.In[i].Bytes
+			out += l.Out[i].Bytes
+		}
+		if secs := now.Sub(pr.prevAt).Seconds(); !pr.prevAt.IsZero() && secs > 0 {
+			pr.bitrateIn.Store(int64(float64(in-pr.prevIn) * 8 / secs))
+			pr.bitrateOut.Store(int64(float64(out-pr.prevOut) * 8 / secs))
+		}
+		pr.prevIn, pr.prevOut, pr.prevAt = in, out, now
+	}
+}
+
+// updateLoad gossips this node's load, in coarse steps, so that gossip
+// carries changes that matter, not noise.
+func (p *Peering) updateLoad() {
+	l := p.host.Load()
+	l.BitrateBps = l.BitrateBps / 100_000 * 100_000
+	l.CPU = math.Round(l.CPU*100) / 100
+	p.ml.SetLoad(l)
+}
