@@ -25,6 +25,7 @@ func fixtureAt(step int) snapshot.Snapshot {
 		ID: "p-alice", Name: "alice", Region: "eu-west", Node: "n1", Joined: fixtureBase.Add(-5 * time.Minute),
 		State: "connected", RTTMs: 42, LossUpPct: 0.4, LossDownPct: float64(step%5) * 0.5, JitterMs: 3,
 		BitrateUp: 1_400_000 + wave*20_000, BitrateDown: 900_000 + wave*100_000, EstimateBps: 2_500_000,
+		NACKsIn: 412, Retransmits: 380, RetransmitsRefused: 32,
 		Speaking: true, AudioLevel: 0.62, Audio: true, Layers: layers(150_000, 480_000, 1_200_000),
 		Subs: []snapshot.Subscription{
 			{Publisher: "p-bob", PublisherName: "bob", Kind: "video", Forwarded: "h", Target: "f", Reason: snapshot.ReasonBandwidth, MaxHeight: 720, Bitrate: 470_000},

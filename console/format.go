@@ -171,7 +171,7 @@ func fitSegments(segs []segment, width int, sep string) string {
 	used := 0
 	for prio := 0; prio <= maxPrio(segs); prio++ {
 		for i, s := range segs {
-			if s.prio != prio {
+			if s.prio != prio || s.text == "" {
 				continue
 			}
 			w := ansi.StringWidth(s.text)

@@ -112,7 +112,7 @@ func (v *participantView) lines(c *snapshot.Conference, p *snapshot.Participant)
 		{"up " + fmtRate(p.BitrateUp) + "b/s", 1},
 		{"down " + fmtRate(p.BitrateDown) + "b/s", 1},
 		{"estimate " + fmtRate(p.EstimateBps) + "b/s", 1},
-		{fmt.Sprintf("rtx %d/%d", p.Retransmits, p.NACKsIn) + refusedText(st, p.RetransmitsRefused), 2},
+		{rtxText(st, p), 2},
 	}, v.width, "  "))
 
 	audio := "no audio"
@@ -282,11 +282,16 @@ func (v *participantView) sparks(room string, p *snapshot.Participant) []string 
 	return out
 }
 
-// refusedText notes retransmissions the node refused, a sign of a receiver
-// NACKing more than its link explains.
-func refusedText(st *Styles, n uint64) string {
-	if n == 0 {
-		return ""
+// rtxText shows the packets resent to a participant of this node against
+// those it asked for, and those refused: many refused is a receiver NACKing
+// more than its link explains.
+func rtxText(st *Styles, p *snapshot.Participant) string {
+	if p.Remote {
+		return "" // its own node repairs its downlink
 	}
-	return " " + st.Warn.Render(fmt.Sprintf("(%d refused)", n))
+	s := fmt.Sprintf("rtx %d/%d", p.Retransmits, p.NACKsIn)
+	if p.RetransmitsRefused > 0 {
+		s += " " + st.Warn.Render(fmt.Sprintf("(%d refused)", p.RetransmitsRefused))
+	}
+	return s
 }

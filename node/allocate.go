@@ -1,0 +1,188 @@
+package node
+
+// Bandwidth towards a participant: the estimate, and the layer of every
+// video it receives.
+
+import (
+	"time"
+
+	"github.com/pion/rtcp"
+
+	"github.com/switchyard/switchyard/media"
+	"github.com/switchyard/switchyard/media/layer"
+)
+
+func (p *Participant) noteREMB(pkts []rtcp.Packet) {
+	for _, pkt := range pkts {
+		if r, ok := pkt.(*rtcp.ReceiverEstimatedMaximumBitrate); ok {
+			p.remb.Store(int64(r.Bitrate))
+			p.rembAt.Store(time.Now().UnixNano())
+		}
+	}
+}
+
+// estimate is the bandwidth the node may send to this participant, bits/s.
+func (p *Participant) estimate() int64 {
+	est := int64(p.node.cfg.InitialBitrate)
+	if e := p.api.estimator(); e != nil {
+		est = int64(e.GetTargetBitrate())
+	}
+	if at := p.rembAt.Load(); at != 0 && time.Since(time.Unix(0, at)) < 3*time.Second {
+		if r := p.remb.Load(); r > 0 && r < est {
+			est = r
+		}
+	}
+	return est
+}
+
+// defaultLayerBitrate stands in for a layer's rate until it is measured.
+var defaultLayerBitrate = [media.MaxLayers]int64{150_000, 500_000, 1_500_000}
+
+// allocate chooses the layer of every video subscription from the bandwidth
+// estimate and the receiver's constraints, and applies operator mutes.
+func (p *Participant) allocate() {
+	dominant := p.conf.dominantSpeaker()
+	// Read before taking p.mu: the conference's lock is never taken under a
+	// participant's (Room.ready takes them in the other order).
+	muted := p.conf.mutedPublishers()
+	rttMs, lossDown, _ := p.linkStats()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed {
+		return
+	}
+	for _, s := range p.downs {
+		// NACKs repeated within a round trip are answered once.
+		s.down.SetRTT(time.Duration(rttMs * float64(time.Millisecond)))
+	}
+	budget := p.trial.budget(p.estimate(), lossDown, time.Now())
+	var subs []*subscription
+	var reqs []layer.Request
+	for _, s := range p.downs {
+		if s.up.Kind() == media.KindAudio {
+			if muted[s.up.Publisher()] {
+				s.down.SetTarget(-1)
+			} else {
+				s.down.SetTarget(0)
+			}
+			budget -= 40_000
+			continue
+		}
+		maxH, ok := p.constraints[s.up.Publisher()]
+		if !ok {
+			maxH = -1
+		}
+		var ls []layer.Layer
+		for _, li := range s.up.Layers() {
+			for len(ls) < li.Index {
+				ls = append(ls, layer.Layer{RID: media.RIDs[len(ls)]})
+			}
+			br := li.Bitrate
+			if br == 0 {
+				br = defaultLayerBitrate[li.Index]
+			}
+			ls = append(ls, layer.Layer{RID: li.RID, Bitrate: br, Height: li.Height, Active: li.Active})
+		}
+		cur, _, _ := s.down.Layers()
+		subs = append(subs, s)
+		reqs = append(reqs, layer.Request{Layers: ls, MaxHeight: maxH, Cap: p.layerCap, Current: cur,
+			Priority: s.up.Publisher() == dominant})
+	}
+	if len(reqs) == 0 {
+		return
+	}
+	choices := make([]layer.Choice, len(reqs))
+	layer.Allocate(budget, reqs, choices)
+	p.trial.limited = false
+	for i, s := range subs {
+		s.down.SetTarget(choices[i].Target)
+		s.reason = choices[i].Reason
+		if choices[i].Reason == layer.ReasonBandwidth {
+			p.trial.limited = true
+		}
+	}
+}
+
+// tickRates updates this participant's bitrates and loss.
+func (p *Participant) tickRates(secs float64) {
+	var up, down int64
+	var recv, exp uint64
+	for _, u := range p.upTracks() {
+		u.Tick(secs)
+		up += u.Bitrate()
+		for _, l := range u.Layers() {
+			recv += l.Received
+			exp += l.Expected
+		}
+	}
+	p.mu.Lock()
+	for _, s := range p.downs {
+		s.down.Tick(secs)
+		down += s.down.Bitrate()
+		if n := s.down.WriteErrors.Load(); n > 0 && !s.errLogged {
+			s.errLogged = true
+			p.log.Warn("cannot send to participant", "publisher", s.up.Publisher(), "kind", s.up.Kind().String(),
+				"errors", n, "first", s.down.FirstWriteError())
+		}
+	}
+	p.mu.Unlock()
+	p.rateMu.Lock()
+	defer p.rateMu.Unlock()
+	p.bitrateUp, p.bitrateDown = up, down
+	dr, de := recv-p.lastRecv, exp-p.lastExp
+	if de > 0 && de >= dr {
+		p.lossUp = float64(de-dr) / float64(de)
+	} else {
+		p.lossUp = 0
+	}
+	p.lastRecv, p.lastExp = recv, exp
+}
+
+// upgradeTrial lets a receiver whose layers are held back by the bandwidth
+// estimate try the next layers for a moment. The estimator (pion's GCC) never
+// grows past 1.5 times the rate that actually arrives, so without more traffic
+// a receiver that dropped to a low layer would stay there after its link
+// recovers. A trial doubles the budget for trialLength while downstream loss is
+// low; if the path cannot carry it the estimate falls and the layers go back
+// down, and the next trial waits twice as long.
+type upgradeTrial struct {
+	limited     bool // the last allocation was held back by bandwidth
+	lastEst     int64
+	stableSince time.Time
+	until       time.Time
+	last        time.Time
+	every       time.Duration
+}
+
+const (
+	trialLength   = 2 * time.Second
+	trialFirst    = 4 * time.Second
+	trialMaxEvery = 32 * time.Second
+)
+
+// budget returns the bandwidth to allocate, given the estimate and the
+// receiver's downstream loss in percent.
+func (t *upgradeTrial) budget(est int64, lossPct float64, now time.Time) int64 {
+	if t.every == 0 {
+		t.every, t.stableSince = trialFirst, now
+	}
+	switch {
+	case est < t.lastEst*95/100:
+		t.stableSince = now
+		if now.Before(t.until.Add(trialLength)) {
+			t.every = min(2*t.every, trialMaxEvery) // the trial failed: back off
+			t.until = time.Time{}
+		}
+	case est > t.lastEst*110/100 && !t.last.IsZero():
+		t.every = trialFirst // the path carries more: trials may come soon again
+	}
+	t.lastEst = est
+	if now.Before(t.until) {
+		return 2 * est
+	}
+	if t.limited && lossPct < 1 && now.Sub(t.stableSince) >= t.every && now.Sub(t.last) >= t.every {
+		t.last, t.until = now, now.Add(trialLength)
+		return 2 * est
+	}
+	return est
+}
