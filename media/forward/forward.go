@@ -52,7 +52,7 @@ type Stats struct {
 	Switches  uint64 // starts, resumes and layer changes
 }
 
-// historySize is how many switch points Lookup remembers. Receivers NACK
+// historySize is how many switch points Locate remembers. Receivers NACK
 // within a few hundred milliseconds, and layers do not change that often.
 const historySize = 8
 

@@ -31,7 +31,7 @@ const (
 	opPacket opKind = iota
 	opTarget
 	opState
-	opLookup
+	opLocate
 )
 
 type step struct {
@@ -49,11 +49,11 @@ type step struct {
 	current int
 	wantsKF bool
 
-	// opLookup
-	lookupOut   uint16
-	lookupOK    bool
-	lookupLayer int
-	lookupSeq   uint16
+	// opLocate
+	locateOut   uint16
+	locateOK    bool
+	locateLayer int
+	locateSeq   uint16
 }
 
 func fw(p Packet, seq uint16, ts uint32) step {
@@ -72,11 +72,11 @@ func state(current int, wantsKF bool) step {
 	return step{op: opState, current: current, wantsKF: wantsKF}
 }
 
-func lookup(out uint16, layer int, seq uint16) step {
-	return step{op: opLookup, lookupOut: out, lookupOK: true, lookupLayer: layer, lookupSeq: seq}
+func locate(out uint16, layer int, seq uint16) step {
+	return step{op: opLocate, locateOut: out, locateOK: true, locateLayer: layer, locateSeq: seq}
 }
 
-func noLookup(out uint16) step { return step{op: opLookup, lookupOut: out} }
+func noLocate(out uint16) step { return step{op: opLocate, locateOut: out} }
 
 type forwardCase struct {
 	name      string
@@ -204,8 +204,8 @@ var forwardCases = []forwardCase{
 			tgt(1),
 			// The base is the highest packet (14 at 40 ms), not the latest.
 			fw(k(1, 900, 77000, 50), 15, 3900),
-			lookup(13, 0, 13),
-			lookup(15, 1, 900),
+			locate(13, 0, 13),
+			locate(15, 1, 900),
 		},
 	},
 	{
@@ -240,12 +240,12 @@ var forwardCases = []forwardCase{
 			dr(v(0, 105, 15000, 81)),
 			dr(v(0, 101, 3000, 81)),
 			fw(v(0, 111, 33000, 113), 105, 10260),
-			lookup(101, 0, 101),
-			lookup(102, 1, 500),
-			lookup(103, 1, 501),
-			lookup(104, 0, 110),
-			lookup(105, 0, 111),
-			noLookup(106),
+			locate(101, 0, 101),
+			locate(102, 1, 500),
+			locate(103, 1, 501),
+			locate(104, 0, 110),
+			locate(105, 0, 111),
+			noLocate(106),
 		},
 		stats: &Stats{Forwarded: 6, Dropped: 2, Late: 2, Switches: 3},
 	},
@@ -269,9 +269,9 @@ var forwardCases = []forwardCase{
 			dr(v(0, 65533, 0, 35)),
 			fw(v(0, 3, 6000, 66), 3, 6000),
 			fw(v(0, 2, 3000, 67), 2, 3000),
-			lookup(65535, 0, 65535),
-			lookup(2, 0, 2),
-			noLookup(4),
+			locate(65535, 0, 65535),
+			locate(2, 0, 2),
+			noLocate(4),
 		},
 	},
 	{
@@ -282,10 +282,10 @@ var forwardCases = []forwardCase{
 			fw(k(1, 20, 100, 10), 0, 900),
 			fw(v(1, 21, 100, 11), 1, 900),
 			fw(v(1, 23, 3100, 40), 3, 3900),
-			lookup(65535, 0, 65535),
-			lookup(0, 1, 20),
-			lookup(2, 1, 22),
-			noLookup(4),
+			locate(65535, 0, 65535),
+			locate(0, 1, 20),
+			locate(2, 1, 22),
+			noLocate(4),
 		},
 	},
 	{
@@ -412,11 +412,11 @@ func TestForwarder(t *testing.T) {
 						t.Fatalf("%s: Current() = %d, WantsKeyframe() = %v, want %d, %v",
 							where, f.Current(), f.WantsKeyframe(), s.current, s.wantsKF)
 					}
-				case opLookup:
-					layer, seq, _, ok := f.Locate(s.lookupOut)
-					if ok != s.lookupOK || ok && (layer != s.lookupLayer || seq != s.lookupSeq) {
-						t.Fatalf("%s: Locate(%d) = %d, %d, %v, want %d, %d, %v", where, s.lookupOut,
-							layer, seq, ok, s.lookupLayer, s.lookupSeq, s.lookupOK)
+				case opLocate:
+					layer, seq, _, ok := f.Locate(s.locateOut)
+					if ok != s.locateOK || ok && (layer != s.locateLayer || seq != s.locateSeq) {
+						t.Fatalf("%s: Locate(%d) = %d, %d, %v, want %d, %d, %v", where, s.locateOut,
+							layer, seq, ok, s.locateLayer, s.locateSeq, s.locateOK)
 					}
 				case opPacket:
 					p := s.p
@@ -449,7 +449,7 @@ func TestForwarder(t *testing.T) {
 	}
 }
 
-func TestLookupHistoryLimit(t *testing.T) {
+func TestLocateHistoryLimit(t *testing.T) {
 	f := New(90000)
 	// Alternate layers so that every keyframe is a switch.
 	for i := range historySize + 2 {

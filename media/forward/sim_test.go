@@ -154,7 +154,7 @@ func TestForwarderSimulcastInvariants(t *testing.T) {
 }
 
 // TestForwarderReorderInvariants adds loss and reordering: an output sequence
-// number must never be given to two different input packets, and Lookup must
+// number must never be given to two different input packets, and Locate must
 // agree with what was sent.
 func TestForwarderReorderInvariants(t *testing.T) {
 	type key struct {
