@@ -53,7 +53,7 @@ func (p *Peering) Fallback() []string {
 	var out []string
 	now := time.Now()
 	for _, pr := range p.peers {
-		if pr.signalURL != "" && !pr.load.Draining && !p.tr.Silent(pr.id, now) {
+		if pr.signalURL != "" && !pr.load.Draining && p.ml.Alive(pr.name) && !p.tr.Silent(pr.id, now) {
 			out = append(out, WebSocketURL(pr.signalURL))
 		}
 	}

@@ -139,7 +139,9 @@ func (o *Outbound) WriteRTP(p *media.Packet) {
 	l.pkt = relay.Packet{Type: relay.TypeRTP, Layer: tagOf(o.kind, p.Layer), Conference: o.conf, Endpoint: o.endpoint, Payload: l.buf[:size]}
 	for _, t := range ts {
 		if !t.want.Has(p.Layer) {
-			t.peer.skipped.Add(uint64(size))
+			if !audio {
+				t.peer.skipped.Add(uint64(size)) // video a peer did not need: what Octo would have sent
+			}
 			continue
 		}
 		_ = o.tr.Send(t.peer.id, &l.pkt)

@@ -146,6 +146,10 @@ func (p *Peering) onRTP(from relay.NodeID, pkt *relay.Packet) {
 		p.dropped(dropEndpoint, from, pkt.Endpoint)
 		return
 	}
+	if _, _, ok := trackOf(pkt.Layer); !ok {
+		p.dropped(dropRTP, from, "unknown layer tag")
+		return
+	}
 	if err := p.rx.Unmarshal(pkt.Payload); err != nil {
 		p.dropped(dropRTP, from, err.Error())
 		return
@@ -228,7 +232,7 @@ func (p *Peering) applyState(pr *peer, conf string, m *control.Message) {
 	seen := make(map[string]bool, len(m.Participants))
 	for i := range m.Participants {
 		mp := &m.Participants[i]
-		if !strings.HasPrefix(mp.ID, pr.name+"-") {
+		if !ownID(pr.name, mp.ID) {
 			p.dropped(dropForeignID, pr.id, mp.ID)
 			continue
 		}
@@ -263,6 +267,21 @@ func (p *Peering) applyState(pr *peer, conf string, m *control.Message) {
 		// this side now rather than at the next period.
 		p.sendState(conf, []*peer{pr})
 	}
+}
+
+// ownID reports whether id is one node names its participants with:
+// "<node>-p<number>" (so that node "eu" cannot claim node "eu-2"'s "eu-2-p1").
+func ownID(node, id string) bool {
+	rest, ok := strings.CutPrefix(id, node+"-p")
+	if !ok || rest == "" {
+		return false
+	}
+	for i := 0; i < len(rest); i++ {
+		if rest[i] < '0' || rest[i] > '9' {
+			return false
+		}
+	}
+	return true
 }
 
 // admitRemote returns the known participant mp of pr, or makes it a
