@@ -21,6 +21,7 @@ import (
 	"github.com/spf13/viper"
 
 	"github.com/switchyard/switchyard/bench"
+	"github.com/switchyard/switchyard/certs"
 	"github.com/switchyard/switchyard/console"
 	"github.com/switchyard/switchyard/demo"
 	"github.com/switchyard/switchyard/linkemu"
@@ -33,6 +34,7 @@ var commands = map[string]func(ctx context.Context, args []string, stdout, stder
 	"demo":  demo.Main,
 	"load":  loadgen.Main,
 	"bench": bench.Main,
+	"token": tokenMain,
 }
 
 func main() {
@@ -44,7 +46,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
 		cmd, ok := commands[args[0]]
 		if !ok {
-			fmt.Fprintf(stderr, "switchyard: unknown command %q (commands: demo, load, bench; run without one to start a node)\n", args[0])
+			fmt.Fprintf(stderr, "switchyard: unknown command %q (commands: demo, load, bench, token; run without one to start a node)\n", args[0])
 			return 2
 		}
 		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -84,7 +86,28 @@ func loadConfig(args []string, stderr io.Writer) (*viper.Viper, bool, error) {
 		"media.ip":                       def.MediaIP,
 		"media.port":                     def.MediaPort,
 		"media.public_ip":                def.PublicIP,
-		"media.allowed_networks":         def.AllowedNetworks,
+		"media.allowed_networks":         []string{},
+		"media.tcp_port":                 def.MediaTCPPort,
+		"http.tls_cert":                  "",
+		"http.tls_key":                   "",
+		"http.acme_domains":              []string{},
+		"http.acme_email":                "",
+		"http.acme_directory":            "https://acme-v02.api.letsencrypt.org/directory",
+		"http.acme_cache":                "acme-cache",
+		"http.redirect_addr":             "",
+		"http.api_key":                   "",
+		"http.admin_addr":                "",
+		"auth.allow_anonymous":           false,
+		"auth.secret":                    "",
+		"auth.skew":                      def.Auth.Skew,
+		"turn.udp_addr":                  "",
+		"turn.tcp_addr":                  "",
+		"turn.tls_addr":                  "",
+		"turn.secret":                    "",
+		"turn.realm":                     def.TURN.Realm,
+		"turn.host":                      "",
+		"turn.credential_ttl":            def.TURN.CredentialTTL,
+		"turn.max_allocations":           def.TURN.MaxAllocations,
 		"media.initial_bitrate":          def.InitialBitrate,
 		"media.max_bitrate":              def.MaxBitrate,
 		"media.batch_writes":             def.BatchWrites,
@@ -203,6 +226,26 @@ func nodeConfig(v *viper.Viper) (node.Config, error) {
 		JoinBurst:       v.GetInt("limits.join_burst"),
 		LimitLoopback:   v.GetBool("limits.limit_loopback"),
 		HTTPIdleTimeout: v.GetDuration("http.idle_timeout"),
+		MediaTCPPort:    v.GetInt("media.tcp_port"),
+		TLS: certs.Config{
+			CertFile: v.GetString("http.tls_cert"), KeyFile: v.GetString("http.tls_key"),
+			ACMEDomains: v.GetStringSlice("http.acme_domains"), ACMEEmail: v.GetString("http.acme_email"),
+			ACMEDirectory: v.GetString("http.acme_directory"), CacheDir: v.GetString("http.acme_cache"),
+		},
+		RedirectAddr: v.GetString("http.redirect_addr"),
+		APIKey:       v.GetString("http.api_key"),
+		AdminAddr:    v.GetString("http.admin_addr"),
+		Auth: node.AuthConfig{
+			Required:       authRequired(v),
+			AllowAnonymous: v.GetBool("auth.allow_anonymous"),
+			Secret:         v.GetString("auth.secret"),
+			Skew:           v.GetDuration("auth.skew"),
+		},
+		TURN: node.TURNConfig{
+			UDPAddr: v.GetString("turn.udp_addr"), TCPAddr: v.GetString("turn.tcp_addr"), TLSAddr: v.GetString("turn.tls_addr"),
+			Secret: v.GetString("turn.secret"), Realm: v.GetString("turn.realm"), Host: v.GetString("turn.host"),
+			CredentialTTL: v.GetDuration("turn.credential_ttl"), MaxAllocations: v.GetInt("turn.max_allocations"),
+		},
 		Cascade: node.CascadeConfig{
 			Enabled:       v.GetBool("cascade.enabled"),
 			Secret:        v.GetString("cascade.secret"),
@@ -219,6 +262,16 @@ func nodeConfig(v *viper.Viper) (node.Config, error) {
 			Links:         links,
 		},
 	}, nil
+}
+
+// authRequired is auth.required when set; unset, the node decides from its
+// address (required off loopback).
+func authRequired(v *viper.Viper) *bool {
+	if !v.IsSet("auth.required") {
+		return nil
+	}
+	b := v.GetBool("auth.required")
+	return &b
 }
 
 // cascadeLinks reads [cascade.links.<node>] tables: emulated delay, jitter,
@@ -280,6 +333,9 @@ func runNode(cfg node.Config, v *viper.Viper, headless bool, stderr io.Writer) e
 	term := make(chan os.Signal, 1)
 	signal.Notify(term, syscall.SIGTERM)
 	defer signal.Stop(term)
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
 	n, err := node.New(cfg, logger)
 	if err != nil {
 		return err
@@ -288,6 +344,20 @@ func runNode(cfg node.Config, v *viper.Viper, headless bool, stderr io.Writer) e
 		return err
 	}
 	defer n.Close()
+	go func() {
+		for {
+			select {
+			case <-hup:
+				if err := n.ReloadCertificates(); err != nil {
+					logger.Error("SIGHUP: certificates not reloaded", "err", err)
+				} else {
+					logger.Info("SIGHUP: certificates reloaded")
+				}
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
 	go func() {
 		select {
 		case <-term:

@@ -108,7 +108,18 @@ func newAPI(o *Options) (*webrtc.API, error) {
 	se.SetIncludeLoopbackCandidate(true)
 	se.SetIPFilter(func(ip net.IP) bool { return ip.IsLoopback() })
 	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
-	se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
+	switch o.Transport {
+	case "tcp":
+		se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeTCP4})
+	case "relay":
+		// Relayed candidates are UDP whatever carries them to the TURN
+		// server. With TCP enabled, pion's ICE would also pair the node's
+		// passive TCP candidates with active ones of its own, ignoring the
+		// relay-only policy.
+		se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
+	default:
+		se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
+	}
 	if o.Net != nil {
 		se.SetNet(o.Net)
 	}

@@ -5,6 +5,7 @@ package client
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -42,6 +43,16 @@ type Options struct {
 
 	// Net, when set, carries all media (e.g. a linkemu.Net for a bad network).
 	Net transport.Net
+	// Token is the join token, for a node that requires one.
+	Token string
+	// Transport is how media may reach the node: "" over UDP (host
+	// candidates), "tcp" over ICE-TCP only, "relay" only through the TURN
+	// servers the node hands out in joined (TURNFilter keeps some of their
+	// URLs, e.g. only turns:).
+	Transport  string
+	TURNFilter func(url string) bool
+	// TLS configures wss:// signaling and turns: (e.g. a test CA).
+	TLS *tls.Config
 	// Logger receives the participant's log lines; nil discards them.
 	Logger *slog.Logger
 }
@@ -60,8 +71,9 @@ type Client struct {
 	id           string
 	nodeID       string
 	fallback     []string // other nodes to rejoin through, from joined
-	redirects    int      // redirects followed while joining
-	movedTo      string   // a redirect received after joining (node draining)
+	grants       signal.Grants
+	redirects    int    // redirects followed while joining
+	movedTo      string // a redirect received after joining (node draining)
 	participants map[string]signal.Participant
 	dominant     string
 	dominantLog  []string // every dominant speaker announced, in order
@@ -157,6 +169,9 @@ func (c *Client) join(ctx context.Context) error {
 	c.mu.Lock()
 	c.id, c.nodeID = joined.ID, joined.Node
 	c.fallback = joined.Fallback
+	if joined.Grants != nil {
+		c.grants = *joined.Grants
+	}
 	for _, p := range joined.Participants {
 		c.participants[p.ID] = p
 	}
@@ -167,7 +182,7 @@ func (c *Client) join(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	pc, err := api.NewPeerConnection(webrtc.Configuration{})
+	pc, err := api.NewPeerConnection(c.rtcConfig(joined))
 	if err != nil {
 		return fmt.Errorf("client: new peer connection: %w", err)
 	}
@@ -463,6 +478,7 @@ func (e *redirectError) Error() string { return "client: node redirects to " + e
 // dialAndJoin opens the signaling socket at the current URL and joins.
 func (c *Client) dialAndJoin(ctx context.Context) (signal.Message, error) {
 	dialer := websocket.Dialer{HandshakeTimeout: 10 * time.Second}
+	dialer.TLSClientConfig = c.opts.TLS
 	ws, resp, err := dialer.DialContext(ctx, c.opts.URL, nil)
 	if resp != nil && resp.Body != nil {
 		_ = resp.Body.Close()
@@ -475,7 +491,7 @@ func (c *Client) dialAndJoin(ctx context.Context) (signal.Message, error) {
 	stopWatch := context.AfterFunc(ctx, func() { _ = ws.Close() })
 	defer stopWatch()
 	if err := c.send(signal.Message{Type: signal.TypeJoin, Room: c.opts.Room, Name: c.opts.Name,
-		Region: c.opts.Region}); err != nil {
+		Region: c.opts.Region, Token: c.opts.Token}); err != nil {
 		_ = ws.Close()
 		return signal.Message{}, err
 	}
@@ -484,6 +500,35 @@ func (c *Client) dialAndJoin(ctx context.Context) (signal.Message, error) {
 		_ = ws.Close()
 	}
 	return m, err
+}
+
+// rtcConfig is the PeerConnection's configuration: the node's TURN servers,
+// and with Transport "relay" nothing but them.
+func (c *Client) rtcConfig(joined signal.Message) webrtc.Configuration {
+	var cfg webrtc.Configuration
+	if c.opts.Transport != "relay" {
+		return cfg
+	}
+	for _, s := range joined.IceServers {
+		var urls []string
+		for _, u := range s.URLs {
+			if c.opts.TURNFilter == nil || c.opts.TURNFilter(u) {
+				urls = append(urls, u)
+			}
+		}
+		if len(urls) > 0 {
+			cfg.ICEServers = append(cfg.ICEServers, webrtc.ICEServer{URLs: urls, Username: s.Username, Credential: s.Credential})
+		}
+	}
+	cfg.ICETransportPolicy = webrtc.ICETransportPolicyRelay
+	return cfg
+}
+
+// Grants are what the node lets this participant do, from joined.
+func (c *Client) Grants() signal.Grants {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.grants
 }
 
 // URL is the signaling URL the client ended up joining through.

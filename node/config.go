@@ -7,6 +7,8 @@ import (
 	"net/netip"
 	"time"
 
+	"github.com/switchyard/switchyard/auth"
+	"github.com/switchyard/switchyard/certs"
 	"github.com/switchyard/switchyard/linkemu"
 )
 
@@ -27,8 +29,14 @@ type Config struct {
 	MediaPort int // 0 = any free port
 	// PublicIP, when set, is announced instead of MediaIP (a box behind 1:1 NAT).
 	PublicIP string
+	// MediaTCPPort accepts ICE over TCP (passive candidates) for clients
+	// whose UDP is blocked: 0 = the same port number as MediaPort (any free
+	// port when that is 0), -1 = off.
+	MediaTCPPort int
 	// AllowedNetworks limits the remote ICE candidates the node will check;
-	// anything outside is ignored, so tests never touch a non-loopback address.
+	// anything outside is ignored, so tests never touch a non-loopback
+	// address. Empty: loopback when MediaIP is loopback, else every unicast
+	// address but loopback and link-local.
 	AllowedNetworks []string
 
 	MaxRooms        int
@@ -66,6 +74,54 @@ type Config struct {
 
 	// Cascade joins this node to others so that one conference can span them.
 	Cascade CascadeConfig
+
+	// TLS serves HTTPS (and so wss signaling) from certificate files or
+	// with ACME; RedirectAddr (e.g. ":80") answers ACME HTTP-01 challenges
+	// and redirects everything else to HTTPS.
+	TLS          certs.Config
+	RedirectAddr string
+	// APIKey guards /api/v1, /metrics and /debug/pprof (Authorization:
+	// Bearer). AdminAddr serves them on a listener of their own instead of
+	// HTTPAddr. Off loopback one of the two is needed to reach them at all.
+	APIKey    string
+	AdminAddr string
+	// Auth is who may join.
+	Auth AuthConfig
+	// TURN is the embedded TURN server, for clients whose UDP is blocked.
+	TURN TURNConfig
+}
+
+// AuthConfig says who may join.
+type AuthConfig struct {
+	// Required asks every join for a token signed with Secret. nil: required
+	// whenever HTTPAddr is not a loopback address.
+	Required *bool
+	// AllowAnonymous must be set to run a node off loopback without tokens.
+	AllowAnonymous bool
+	Secret         string
+	// Skew is the clock skew allowed on a token's exp and nbf.
+	Skew time.Duration
+}
+
+// TURNConfig is the embedded TURN server; it runs when Secret is set and at
+// least one listener address is.
+type TURNConfig struct {
+	UDPAddr, TCPAddr, TLSAddr string
+	// Secret keys the short-lived credentials handed to clients in joined.
+	Secret string
+	Realm  string
+	// Host is the name or address clients reach the TURN listeners at;
+	// empty: PublicIP, else MediaIP.
+	Host string
+	// CredentialTTL is how long a handed-out credential lasts.
+	CredentialTTL time.Duration
+	// MaxAllocations is the allocations one participant may hold.
+	MaxAllocations int
+}
+
+// Enabled reports whether the TURN server runs.
+func (t TURNConfig) Enabled() bool {
+	return t.Secret != "" && (t.UDPAddr != "" || t.TCPAddr != "" || t.TLSAddr != "")
 }
 
 // CascadeConfig is how a node finds the other nodes and relays media to them.
@@ -112,6 +168,8 @@ func DefaultConfig() Config {
 		MediaIP:         "127.0.0.1",
 		MediaPort:       10000,
 		AllowedNetworks: []string{"127.0.0.0/8", "::1/128"},
+		Auth:            AuthConfig{Skew: 30 * time.Second},
+		TURN:            TURNConfig{Realm: "switchyard", CredentialTTL: 12 * time.Hour, MaxAllocations: 10},
 		MaxRooms:        100,
 		MaxParticipants: 500,
 		MaxRoomSize:     50,
@@ -177,6 +235,12 @@ func (c *Config) validate() ([]netip.Prefix, error) {
 	if err := c.Cascade.validate(); err != nil {
 		return nil, err
 	}
+	if err := c.validateAccess(); err != nil {
+		return nil, err
+	}
+	if c.MediaTCPPort < -1 || c.MediaTCPPort > 65535 {
+		return nil, fmt.Errorf("config: media.tcp_port %d out of range (-1 = off, 0 = as media.port)", c.MediaTCPPort)
+	}
 	var nets []netip.Prefix
 	for _, s := range c.AllowedNetworks {
 		p, err := netip.ParsePrefix(s)
@@ -185,10 +249,60 @@ func (c *Config) validate() ([]netip.Prefix, error) {
 		}
 		nets = append(nets, p.Masked())
 	}
-	if len(nets) == 0 {
-		return nil, fmt.Errorf("config: allowed_networks is empty; use 0.0.0.0/0 to allow every address")
-	}
 	return nets, nil
+}
+
+// Public reports whether the node serves clients beyond this machine: its
+// HTTP address is not a loopback one.
+func (c *Config) Public() bool { return !loopbackHost(c.HTTPAddr) }
+
+// AuthRequired reports whether joins need a token.
+func (c *Config) AuthRequired() bool {
+	if c.Auth.Required != nil {
+		return *c.Auth.Required
+	}
+	return c.Public()
+}
+
+// loopbackHost reports whether a host:port names only loopback addresses.
+func loopbackHost(hostport string) bool {
+	host, _, err := net.SplitHostPort(hostport)
+	if err != nil {
+		return false
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip, err := netip.ParseAddr(host)
+	return err == nil && ip.IsLoopback()
+}
+
+// validateAccess checks who may join and reach the node: secure by default
+// off loopback, zero configuration on it.
+func (c *Config) validateAccess() error {
+	if c.AuthRequired() {
+		if err := auth.CheckSecret([]byte(c.Auth.Secret)); err != nil {
+			return fmt.Errorf("config: joins need tokens here, so auth.secret (SWITCHYARD_AUTH_SECRET) must be set: %w", err)
+		}
+	} else if c.Public() && !c.Auth.AllowAnonymous {
+		return fmt.Errorf("config: http.addr %s is not a loopback address and auth.required is off: "+
+			"anyone could join any room; set auth.secret, or auth.allow_anonymous = true to run an open node", c.HTTPAddr)
+	}
+	if c.Auth.Skew < 0 || c.Auth.Skew > 10*time.Minute {
+		return fmt.Errorf("config: auth.skew %s must be within [0, 10m]", c.Auth.Skew)
+	}
+	if c.TURN.Enabled() {
+		if len(c.TURN.Secret) < 16 {
+			return errors.New("config: turn.secret must be at least 16 bytes")
+		}
+		if c.TURN.TLSAddr != "" && c.TLS.CertFile == "" && len(c.TLS.ACMEDomains) == 0 {
+			return errors.New("config: turn.tls_addr needs a certificate (http.tls_cert/tls_key or http.acme_domains)")
+		}
+		if c.TURN.CredentialTTL <= 0 || c.TURN.MaxAllocations < 1 {
+			return errors.New("config: turn.credential_ttl and turn.max_allocations must be positive")
+		}
+	}
+	return nil
 }
 
 func (c *CascadeConfig) validate() error {

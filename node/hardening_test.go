@@ -80,34 +80,55 @@ func connectRaw(t *testing.T, n *node.Node, room, name string) *rawPeer {
 	}
 	<-gathered
 	w.sendJSON(signal.Message{Type: signal.TypeOffer, SDP: pc.LocalDescription().SDP})
-	answer, err := w.next(signal.TypeAnswer)
-	if err != nil {
-		t.Fatalf("%s: no answer: %v", name, err)
-	}
-	if err := pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: answer.SDP}); err != nil {
-		t.Fatal(err)
-	}
-	// The node trickles its candidates: add them until the media path is up.
+	// One reader from here on: the node may trickle candidates before its
+	// answer, so they wait until the answer is applied.
 	p := &rawPeer{wsConn: w, pc: pc, id: joined.ID, msgs: make(chan signal.Message, 64), gone: make(chan struct{})}
+	answered := make(chan error, 1)
 	go func() {
 		defer close(p.gone)
 		_ = w.c.SetReadDeadline(time.Time{})
+		var early []webrtc.ICECandidateInit
+		haveAnswer := false
 		for {
 			var m signal.Message
 			if err := w.c.ReadJSON(&m); err != nil {
+				if !haveAnswer {
+					answered <- err
+				}
 				return
 			}
-			if m.Type == signal.TypeCandidate && m.Candidate != nil {
-				_ = pc.AddICECandidate(webrtc.ICECandidateInit{Candidate: m.Candidate.Candidate,
-					SDPMid: m.Candidate.SDPMid, SDPMLineIndex: m.Candidate.SDPMLineIndex})
-				continue
-			}
-			select {
-			case p.msgs <- m:
+			switch {
+			case m.Type == signal.TypeAnswer && !haveAnswer:
+				err := pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: m.SDP})
+				haveAnswer = true
+				for _, c := range early {
+					_ = pc.AddICECandidate(c)
+				}
+				answered <- err
+			case m.Type == signal.TypeCandidate && m.Candidate != nil:
+				c := webrtc.ICECandidateInit{Candidate: m.Candidate.Candidate,
+					SDPMid: m.Candidate.SDPMid, SDPMLineIndex: m.Candidate.SDPMLineIndex}
+				if !haveAnswer {
+					early = append(early, c)
+				} else {
+					_ = pc.AddICECandidate(c)
+				}
 			default:
+				select {
+				case p.msgs <- m:
+				default:
+				}
 			}
 		}
 	}()
+	select {
+	case err := <-answered:
+		if err != nil {
+			t.Fatalf("%s: answer: %v", name, err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatalf("%s: no answer after 10s", name)
+	}
 	select {
 	case <-connected:
 		return p

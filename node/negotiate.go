@@ -37,6 +37,17 @@ func (p *Participant) handleOffer(sdpText string) error {
 		p.negMu.Unlock()
 		return &errJoin{signal.CodeBadSDP, "offer rejected: " + err.Error()}
 	}
+	if !p.grants.Publish {
+		// A participant without the publish grant gets no sending m-line:
+		// stopped transceivers are rejected in the answer.
+		for _, t := range p.pc.GetTransceivers() {
+			if t.Direction() == webrtc.RTPTransceiverDirectionRecvonly {
+				if err := t.Stop(); err != nil {
+					p.log.Debug("stop a refused publishing m-line", "err", err)
+				}
+			}
+		}
+	}
 	answer, err := p.pc.CreateAnswer(nil)
 	if err == nil {
 		err = p.pc.SetLocalDescription(answer)

@@ -5,13 +5,12 @@ package node
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"math"
 	"net"
 	"net/http"
-	"net/http/pprof"
 	"net/netip"
 	"os"
 	"runtime"
@@ -23,15 +22,15 @@ import (
 	"time"
 
 	"github.com/pion/ice/v4"
-	"github.com/pion/webrtc/v4"
 
 	"github.com/switchyard/switchyard/cascade/peering"
+	"github.com/switchyard/switchyard/certs"
 	"github.com/switchyard/switchyard/internal/dtlsfilter"
 	"github.com/switchyard/switchyard/internal/ratelog"
 	"github.com/switchyard/switchyard/internal/udpbatch"
 	"github.com/switchyard/switchyard/node/addrlimit"
 	"github.com/switchyard/switchyard/node/signal"
-	"github.com/switchyard/switchyard/node/web"
+	"github.com/switchyard/switchyard/turn"
 )
 
 // Node is one Switchyard conference node.
@@ -48,12 +47,17 @@ type Node struct {
 	udpConn *net.UDPConn
 	batch   *udpbatch.Conn // nil unless cfg.BatchWrites
 	udpMux  ice.UDPMux
+	tcpMux  ice.TCPMux   // nil when ICE over TCP is off
+	tcpLn   net.Listener // the media TCP port
 	// mediaConn is the media port as pion reads it, forged DTLS filtered out.
 	mediaConn *dtlsfilter.Conn
 	httpLn    net.Listener
-	http      *http.Server
+	servers   []*http.Server // the HTTP(S) listener, and the admin and redirect ones when set
+	closers   []io.Closer    // sockets and servers to close at stop, last opened first
+	certs     *certs.Manager // nil without TLS
+	turn      *turn.Server   // nil without TURN
 
-	mu       sync.Mutex // guards rooms, count, pending, draining, and each Room's refs and counted
+	mu       sync.Mutex // guards confs, count, pending, draining, and each Conference's refs and counted
 	confs    map[string]*Conference
 	count    int // participants on the node past their first offer
 	pending  int // participants that joined and have not sent their offer
@@ -106,79 +110,6 @@ func New(cfg Config, logger *slog.Logger) (*Node, error) {
 // Config returns the configuration the node runs with.
 func (n *Node) Config() Config { return n.cfg }
 
-// Start opens the media UDP port and the HTTP listener and serves until ctx
-// ends or Close is called.
-func (n *Node) Start(ctx context.Context) error {
-	udpAddr := &net.UDPAddr{IP: net.ParseIP(n.cfg.MediaIP), Port: n.cfg.MediaPort}
-	conn, err := net.ListenUDP("udp", udpAddr)
-	if err != nil {
-		return fmt.Errorf("node: media port %s: %w", udpAddr, err)
-	}
-	n.udpConn = conn
-	var pc net.PacketConn = conn
-	if n.cfg.BatchWrites {
-		bc, err := udpbatch.New(conn, udpbatch.WithLogger(n.log.With("part", "udpbatch")))
-		if err != nil {
-			_ = conn.Close()
-			return fmt.Errorf("node: media port %s: %w", udpAddr, err)
-		}
-		n.batch, pc = bc, bc
-	}
-	// Forged DTLS records never reach pion: one would end the connection of
-	// the participant whose address it carries.
-	n.mediaConn = dtlsfilter.New(pc, func(from net.Addr) {
-		n.metrics.forgedDTLS.Inc()
-		n.netLog.Warn("forged DTLS record dropped", "from", from.String())
-	})
-	n.udpMux = webrtc.NewICEUDPMux(nil, n.mediaConn)
-	ln, err := net.Listen("tcp", n.cfg.HTTPAddr)
-	if err != nil {
-		_ = n.udpMux.Close()
-		return fmt.Errorf("node: http %s: %w", n.cfg.HTTPAddr, err)
-	}
-	n.httpLn = ln
-	n.started = time.Now()
-	if n.cfg.Cascade.Enabled {
-		peers, err := n.startPeering()
-		if err != nil {
-			_ = ln.Close()
-			_ = n.udpMux.Close()
-			return err
-		}
-		n.peers = peers
-	}
-	n.http = &http.Server{
-		Handler:           n.routes(),
-		ReadHeaderTimeout: 5 * time.Second,
-		IdleTimeout:       n.cfg.HTTPIdleTimeout,
-		MaxHeaderBytes:    32 << 10,
-	}
-	n.wg.Add(2)
-	go func() {
-		defer n.wg.Done()
-		if err := n.http.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			n.log.Error("http server stopped", "err", err)
-		}
-	}()
-	go func() {
-		defer n.wg.Done()
-		n.tick(ctx)
-	}()
-	go func() {
-		select {
-		case <-ctx.Done():
-			_ = n.Close()
-		case <-n.done:
-		}
-	}()
-	n.log.Info("node started", "id", n.cfg.ID, "region", n.cfg.Region,
-		"http", "http://"+ln.Addr().String(), "media_udp", conn.LocalAddr().String())
-	return nil
-}
-
-// URL is the node's HTTP base URL.
-func (n *Node) URL() string { return "http://" + n.httpLn.Addr().String() }
-
 // ID is the node id.
 func (n *Node) ID() string { return n.cfg.ID }
 
@@ -207,42 +138,14 @@ func (n *Node) stop(graceful bool) error {
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		defer cancel()
-		if n.http != nil {
-			_ = n.http.Shutdown(ctx)
+		for _, srv := range n.servers {
+			_ = srv.Shutdown(ctx)
 		}
-		if n.udpMux != nil {
-			_ = n.udpMux.Close()
-		}
+		n.closeAll()
 		n.wg.Wait()
 		n.log.Info("node stopped")
 	})
 	return nil
-}
-
-func (n *Node) routes() http.Handler {
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET /ws", n.serveWS)
-	mux.HandleFunc("GET /api/v1/node", func(w http.ResponseWriter, r *http.Request) {
-		s := n.Snapshot()
-		writeJSON(w, s.Node)
-	})
-	mux.HandleFunc("GET /api/v1/conferences", func(w http.ResponseWriter, r *http.Request) {
-		s := n.Snapshot()
-		writeJSON(w, s.Conferences)
-	})
-	mux.HandleFunc("GET /api/v1/snapshot", func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, n.Snapshot())
-	})
-	mux.Handle("GET /metrics", n.metrics.handler())
-	if n.cfg.Pprof {
-		mux.HandleFunc("/debug/pprof/", pprof.Index)
-		mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
-		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
-		mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
-		mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
-	}
-	mux.Handle("/", web.Handler())
-	return mux
 }
 
 // errJoin is a join refusal with the code sent to the client.
@@ -372,7 +275,7 @@ func (n *Node) signalURL() string {
 	if n.cfg.Cascade.SignalURL != "" {
 		return n.cfg.Cascade.SignalURL
 	}
-	return "http://" + n.httpLn.Addr().String()
+	return n.URL()
 }
 
 // GossipAddr is the cascade's membership address (to list in other nodes'

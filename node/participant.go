@@ -31,6 +31,10 @@ type Participant struct {
 	api              *peerAPI
 	pc               *webrtc.PeerConnection // replaced only before the first answer (negMu and mu held)
 	speaker          *speaker.Speaker
+	// grants say what the participant may do (from its token); identity is
+	// the token's stable user id. Set before it joins its conference.
+	grants   signal.Grants
+	identity string
 
 	negMu          sync.Mutex // serialises offer/answer; guards the fields below it
 	ready          bool       // the client's first offer has been answered and the conference knows
@@ -191,6 +195,11 @@ func (p *Participant) setConstraints(tiles map[string]int) {
 
 // onTrack starts receiving one published track (one call per simulcast RID).
 func (p *Participant) onTrack(track *webrtc.TrackRemote, receiver *webrtc.RTPReceiver) {
+	if !p.grants.Publish {
+		// The answer refused its sending m-lines; nothing is read or forwarded.
+		p.log.Warn("track from a participant without the publish grant ignored", "kind", track.Kind().String())
+		return
+	}
 	kind := media.KindOf(track.Kind())
 	p.mu.Lock()
 	up, existed := p.ups[kind]
@@ -256,6 +265,9 @@ func (p *Participant) extensionID(r *webrtc.RTPReceiver, uri string) uint8 {
 
 // subscribe starts sending up to this participant.
 func (p *Participant) subscribe(up *media.UpTrack) {
+	if !p.grants.Subscribe {
+		return
+	}
 	p.mu.Lock()
 	if p.closed || p.downs[up] != nil {
 		p.mu.Unlock()

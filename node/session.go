@@ -14,6 +14,7 @@ import (
 	"github.com/gorilla/websocket"
 	"golang.org/x/time/rate"
 
+	"github.com/switchyard/switchyard/auth"
 	"github.com/switchyard/switchyard/cascade/peering"
 	"github.com/switchyard/switchyard/node/signal"
 )
@@ -284,6 +285,10 @@ func (n *Node) join(s *session, m signal.Message) (*Participant, error) {
 		n.metrics.refused.WithLabelValues("join-rate").Inc()
 		return nil, &errJoin{signal.CodeRateLimited, "too many joins from your address; try again in a few seconds"}
 	}
+	grants, identity, err := n.authorize(&m)
+	if err != nil {
+		return nil, err
+	}
 	if n.peers != nil && !s.redirected {
 		region := cmp.Or(m.Region, n.cfg.Region)
 		target, why := n.choose(region, m.Room, false)
@@ -320,9 +325,12 @@ func (n *Node) join(s *session, m signal.Message) (*Participant, error) {
 	if n.peers != nil {
 		fallback = n.peers.Fallback()
 	}
+	p.grants, p.identity = grants, identity
+	joined := signal.Message{Type: signal.TypeJoined, ID: p.id, Room: r.name, Node: n.cfg.ID,
+		Region: p.region, Fallback: fallback, Grants: &grants, IceServers: n.iceServers(p.id)}
 	r.add(p, func(others []signal.Participant) {
-		p.send(signal.Message{Type: signal.TypeJoined, ID: p.id, Room: r.name, Node: n.cfg.ID,
-			Region: p.region, Participants: others, Fallback: fallback})
+		joined.Participants = others
+		p.send(joined)
 	})
 	if n.peers != nil {
 		n.peers.Changed()
@@ -347,6 +355,8 @@ func (p *Participant) handle(m signal.Message) error {
 		return nil
 	case signal.TypeMessage:
 		return p.conf.message(p, m.To, m.Payload)
+	case signal.TypeKick, signal.TypeMute:
+		return p.moderate(m)
 	}
 	return &errJoin{signal.CodeBadMessage, "message type " + m.Type + " is not sent by clients"}
 }
@@ -358,6 +368,61 @@ func remoteAddr(r *http.Request) netip.Addr {
 		return netip.Addr{}
 	}
 	return ap.Addr().Unmap()
+}
+
+// authorize checks a join's token where the node requires one and returns
+// what the participant may do; the token's name wins over the one the
+// client sent. Without auth everyone publishes and subscribes, and nobody
+// moderates.
+func (n *Node) authorize(m *signal.Message) (signal.Grants, string, error) {
+	if !n.cfg.AuthRequired() {
+		return signal.Grants{Publish: true, Subscribe: true}, "", nil
+	}
+	v := auth.Verifier{Secret: []byte(n.cfg.Auth.Secret), Skew: n.cfg.Auth.Skew}
+	claims, err := v.Verify(m.Token, m.Room)
+	if err != nil {
+		code, reason := auth.CodeInvalid, err.Error()
+		var ae *auth.Error
+		if errors.As(err, &ae) {
+			code, reason = ae.Code, ae.Reason
+		}
+		n.metrics.refused.WithLabelValues(code).Inc()
+		n.netLog.Info("join refused: token", "code", code, "room", m.Room)
+		if m.Token == "" {
+			code = signal.CodeUnauthorized
+			reason = "this node needs a join token (?token=… in the room's URL)"
+		}
+		return signal.Grants{}, "", &errJoin{code, reason}
+	}
+	if claims.Name != "" {
+		m.Name = claims.Name
+	}
+	if m.Name == "" {
+		return signal.Grants{}, "", &errJoin{signal.CodeBadMessage, "name: required (the token names nobody)"}
+	}
+	g := claims.Grants
+	return signal.Grants{Publish: g.Publish, Subscribe: g.Subscribe, Moderator: g.Moderator}, claims.Identity, nil
+}
+
+// moderate carries out a moderator's kick or mute of another participant
+// of the same conference on this node.
+func (p *Participant) moderate(m signal.Message) error {
+	if !p.grants.Moderator {
+		return &errJoin{signal.CodeForbidden, m.Type + " needs a moderator's token"}
+	}
+	target, ok := p.conf.get(m.ID)
+	if !ok {
+		return &errJoin{signal.CodeUnknownPeer, "no participant " + m.ID + " in this room"}
+	}
+	if _, local := target.(*Participant); !local {
+		return &errJoin{signal.CodeForbidden, m.ID + " is on another node; a moderator there can act on them"}
+	}
+	n := p.node
+	p.log.Info("moderator action", "action", m.Type, "target", m.ID, "muted", m.Muted, "identity", p.identity)
+	if m.Type == signal.TypeKick {
+		return n.Kick(p.conf.name, m.ID)
+	}
+	return n.MuteAudio(p.conf.name, m.ID, m.Muted)
 }
 
 // validRegion accepts what a proxy may put in the region header: a short

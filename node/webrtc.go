@@ -142,7 +142,14 @@ func (n *Node) newPeerAPI() (*peerAPI, error) {
 
 	se := webrtc.SettingEngine{LoggerFactory: pionlog.Factory{Logger: n.log}}
 	se.SetICEUDPMux(n.udpMux)
-	se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4, webrtc.NetworkTypeUDP6})
+	types := []webrtc.NetworkType{webrtc.NetworkTypeUDP4, webrtc.NetworkTypeUDP6}
+	if n.tcpMux != nil {
+		// Passive TCP candidates on the one TCP port, for clients whose UDP
+		// is blocked and who have no TURN.
+		se.SetICETCPMux(n.tcpMux)
+		types = append(types, webrtc.NetworkTypeTCP4, webrtc.NetworkTypeTCP6)
+	}
+	se.SetNetworkTypes(types)
 	se.SetIncludeLoopbackCandidate(true)
 	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
 	se.SetLite(true)
@@ -163,12 +170,25 @@ func (n *Node) newPeerAPI() (*peerAPI, error) {
 	return out, nil
 }
 
+// allowedRemote reports whether the node may check a client's candidate
+// address: within media.allowed_networks or, when that is empty, loopback
+// for a node on loopback and every unicast address but loopback and
+// link-local for a node on a public address.
 func (n *Node) allowedRemote(ip net.IP) bool {
 	addr, ok := netip.AddrFromSlice(ip)
 	if !ok {
 		return false
 	}
 	addr = addr.Unmap()
+	if addr.IsUnspecified() || addr.IsMulticast() {
+		return false
+	}
+	if len(n.allowed) == 0 {
+		if mediaIP, err := netip.ParseAddr(n.cfg.MediaIP); err == nil && mediaIP.IsLoopback() {
+			return addr.IsLoopback()
+		}
+		return !addr.IsLoopback() && !addr.IsLinkLocalUnicast()
+	}
 	for _, p := range n.allowed {
 		if p.Contains(addr) {
 			return true

@@ -23,7 +23,8 @@ const (
 )
 
 // Message types. Client to node: Join, Offer (once, the client's first),
-// Answer, Candidate, Constraints, Message, Leave. Node to client: Joined,
+// Answer, Candidate, Constraints, Message, Leave, and a moderator's Kick and
+// Mute. Node to client: Joined,
 // Answer, Offer, Candidate, ParticipantJoined, ParticipantLeft,
 // DominantSpeaker, Message, Error, Redirect.
 const (
@@ -40,6 +41,8 @@ const (
 	TypeDominantSpeaker   = "dominant-speaker"
 	TypeError             = "error"
 	TypeRedirect          = "redirect"
+	TypeKick              = "kick"
+	TypeMute              = "mute"
 )
 
 // Participant describes a conference member to the others.
@@ -48,6 +51,20 @@ type Participant struct {
 	Name   string `json:"name"`
 	Region string `json:"region"`
 	Node   string `json:"node"`
+}
+
+// IceServer is one entry of RTCConfiguration.iceServers.
+type IceServer struct {
+	URLs       []string `json:"urls"`
+	Username   string   `json:"username,omitempty"`
+	Credential string   `json:"credential,omitempty"`
+}
+
+// Grants are what a participant may do in its conference.
+type Grants struct {
+	Publish   bool `json:"publish"`
+	Subscribe bool `json:"subscribe"`
+	Moderator bool `json:"moderator"`
 }
 
 // Candidate is a trickled ICE candidate, in the browser's RTCIceCandidateInit shape.
@@ -62,10 +79,12 @@ type Candidate struct {
 type Message struct {
 	Type string `json:"type"`
 
-	// join
+	// join; Token is a join token (JWT) where the node requires one, and
+	// its display name wins over Name.
 	Room   string `json:"room,omitempty"`
 	Name   string `json:"name,omitempty"`
 	Region string `json:"region,omitempty"`
+	Token  string `json:"token,omitempty"`
 
 	// joined
 	ID           string        `json:"id,omitempty"`
@@ -74,6 +93,13 @@ type Message struct {
 	// Fallback lists other nodes' signaling URLs (ws:// or wss://) to
 	// rejoin through if this node goes away.
 	Fallback []string `json:"fallback,omitempty"`
+	// IceServers are the TURN servers (with short-lived credentials) the
+	// client should use; Grants what it may do.
+	IceServers []IceServer `json:"ice_servers,omitempty"`
+	Grants     *Grants     `json:"grants,omitempty"`
+
+	// kick, mute (a moderator's actions on ID): Muted says mute or unmute.
+	Muted bool `json:"muted,omitempty"`
 
 	// offer, answer
 	SDP string `json:"sdp,omitempty"`
@@ -119,7 +145,12 @@ const (
 	CodeProtocol      = "protocol"
 	CodeAlreadyJoined = "already-joined"
 	CodeTimeout       = "timeout"
+	CodeUnauthorized  = "unauthorized" // a join token is required and missing
+	CodeForbidden     = "forbidden"    // the participant's grants do not allow it
 )
+
+// MaxTokenLen bounds a join token.
+const MaxTokenLen = 4096
 
 // ErrTooLarge is returned for messages over MaxMessageSize.
 var ErrTooLarge = errors.New("message exceeds 64 KiB")
@@ -154,10 +185,19 @@ func (m *Message) validate() error {
 		if !roomName(m.Room) {
 			return errors.New("room: only letters, digits, '-', '_' and '.' are allowed")
 		}
-		if err := text("name", m.Name, 1, MaxNameLen); err != nil {
+		minName := 1
+		if m.Token != "" {
+			minName = 0 // the token names the participant
+		}
+		if err := text("name", m.Name, minName, MaxNameLen); err != nil {
 			return err
 		}
+		if len(m.Token) > MaxTokenLen {
+			return fmt.Errorf("token: longer than %d bytes", MaxTokenLen)
+		}
 		return text("region", m.Region, 0, MaxRegionLen)
+	case TypeKick, TypeMute:
+		return text("id", m.ID, 1, 96)
 	case TypeOffer, TypeAnswer:
 		if m.SDP == "" {
 			return fmt.Errorf("%s: sdp is empty", m.Type)

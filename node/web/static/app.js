@@ -22,6 +22,9 @@ const app = {
   id: '',
   room: '',
   name: '',
+  token: '', // join token from the page's URL, where the node requires one
+  relayOnly: false, // ?relay=1: every path through the node's TURN servers
+  grants: null, // what the node lets this participant do, from joined
   region: '',
   node: '',
   dominant: '',
@@ -48,12 +51,27 @@ const app = {
   },
 };
 
+// tokenName reads the display name a join token carries (the node checks
+// the token; this only shows the name before joining).
+function tokenName(token) {
+  try {
+    const part = token.split('.')[1] || '';
+    const json = atob(part.replace(/-/g, '+').replace(/_/g, '/'));
+    return String(JSON.parse(json).name || '');
+  } catch {
+    return '';
+  }
+}
+
 function main() {
   const params = new URLSearchParams(location.search);
   const m = location.pathname.match(/^\/r\/([^/]+)$/);
   const room = m ? decodeURIComponent(m[1]) : '';
-  const name = (params.get('name') || '').trim();
+  const token = (params.get('token') || '').trim();
+  const name = (params.get('name') || tokenName(token)).trim();
   const region = (params.get('region') || '').trim();
+  app.token = token;
+  app.relayOnly = params.get('relay') === '1';
 
   app.debug = params.has('debug');
   const report = params.get('report');
@@ -173,7 +191,13 @@ async function connect(url, status = 'connecting…') {
   }
   if (app.sig !== sig) return;
   app.signalingState = 'open';
-  sig.send({ type: 'join', room: app.room, name: app.name, region: app.region || undefined });
+  sig.send({
+    type: 'join',
+    room: app.room,
+    name: app.name,
+    region: app.region || undefined,
+    token: app.token || undefined,
+  });
 }
 
 function onJoined(m) {
@@ -207,7 +231,11 @@ function onJoined(m) {
     },
     onError: (text) => showError(text),
   });
-  app.session.start(app.localStream);
+  app.grants = m.grants || { publish: true, subscribe: true, moderator: false };
+  app.session.start(app.grants.publish ? app.localStream : null, {
+    iceServers: Array.isArray(m.ice_servers) ? m.ice_servers : [],
+    relayOnly: app.relayOnly,
+  });
   app.rtt.start(() => app.peerIds());
   app.grid.scheduleConstraints();
 }

@@ -25,9 +25,15 @@ export class Session {
   }
 
   // start creates the connection, adds what the client publishes and sends
-  // the client's first and only offer.
-  start(localStream) {
-    const pc = new RTCPeerConnection({ bundlePolicy: 'max-bundle', rtcpMuxPolicy: 'require' });
+  // the client's first and only offer. opts.iceServers are the node's TURN
+  // servers; opts.relayOnly forces every path through them (?relay=1).
+  start(localStream, opts = {}) {
+    const pc = new RTCPeerConnection({
+      bundlePolicy: 'max-bundle',
+      rtcpMuxPolicy: 'require',
+      iceServers: opts.iceServers || [],
+      iceTransportPolicy: opts.relayOnly ? 'relay' : 'all',
+    });
     this.pc = pc;
     pc.onicecandidate = (e) => {
       if (!e.candidate) {

@@ -24,6 +24,8 @@ export function showJoinForm(room, name, region) {
     const q = new URLSearchParams({ name: form.name.value.trim() });
     const r = form.region.value.trim();
     if (r) q.set('region', r);
+    const token = new URLSearchParams(location.search).get('token');
+    if (token) q.set('token', token); // the link the participant was given
     localStorage.setItem('switchyard.name', form.name.value.trim());
     localStorage.setItem('switchyard.region', r);
     location.assign(`/r/${encodeURIComponent(form.room.value.trim())}?${q}`);
