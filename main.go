@@ -31,10 +31,11 @@ import (
 
 // commands are the subcommands; without one, switchyard runs a node.
 var commands = map[string]func(ctx context.Context, args []string, stdout, stderr io.Writer) int{
-	"demo":  demo.Main,
-	"load":  loadgen.Main,
-	"bench": bench.Main,
-	"token": tokenMain,
+	"demo":         demo.Main,
+	"load":         loadgen.Main,
+	"bench":        bench.Main,
+	"token":        tokenMain,
+	"check-config": checkConfigMain,
 }
 
 func main() {
@@ -46,7 +47,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
 		cmd, ok := commands[args[0]]
 		if !ok {
-			fmt.Fprintf(stderr, "switchyard: unknown command %q (commands: demo, load, bench, token; run without one to start a node)\n", args[0])
+			fmt.Fprintf(stderr, "switchyard: unknown command %q (commands: demo, load, bench, token, check-config; run without one to start a node)\n", args[0])
 			return 2
 		}
 		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -113,6 +114,7 @@ func loadConfig(args []string, stderr io.Writer) (*viper.Viper, bool, error) {
 		"media.batch_writes":             def.BatchWrites,
 		"limits.max_rooms":               def.MaxRooms,
 		"limits.max_participants":        def.MaxParticipants,
+		"limits.max_shares":              def.MaxShares,
 		"limits.max_room_size":           def.MaxRoomSize,
 		"limits.message_rate":            def.MessageRate,
 		"limits.message_burst":           def.MessageBurst,
@@ -215,6 +217,7 @@ func nodeConfig(v *viper.Viper) (node.Config, error) {
 		MaxRooms:        v.GetInt("limits.max_rooms"),
 		MaxParticipants: v.GetInt("limits.max_participants"),
 		MaxRoomSize:     v.GetInt("limits.max_room_size"),
+		MaxShares:       v.GetInt("limits.max_shares"),
 		MessageRate:     v.GetFloat64("limits.message_rate"),
 		MessageBurst:    v.GetInt("limits.message_burst"),
 		GoneAfter:       v.GetDuration("limits.gone_after"),

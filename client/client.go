@@ -34,6 +34,9 @@ type Options struct {
 
 	PublishAudio bool
 	PublishVideo bool // VP8 in three simulcast layers, rids q, h, f
+	// PublishScreen adds a screen m-line to the first offer; Share starts
+	// and stops sending on it (the f clip, one layer).
+	PublishScreen bool
 	// Talk drives the audio level and voice activity; nil means Always().
 	Talk TalkPattern
 
@@ -202,7 +205,7 @@ func (c *Client) join(ctx context.Context) error {
 	}
 	// Mids are fixed by now, before any goroutine sends media.
 	c.pub.noteMids(pc)
-	if err := c.send(signal.Message{Type: signal.TypeOffer, SDP: offer.SDP}); err != nil {
+	if err := c.send(signal.Message{Type: signal.TypeOffer, SDP: offer.SDP, Sources: c.pub.sources()}); err != nil {
 		return err
 	}
 	c.mu.Lock()
@@ -501,6 +504,35 @@ func (c *Client) dialAndJoin(ctx context.Context) (signal.Message, error) {
 	}
 	return m, err
 }
+
+// Share starts (or stops) sending on the screen m-line, telling the node
+// first as a browser does.
+func (c *Client) Share(on bool) error {
+	if c.pub.screen == nil {
+		return errors.New("client: no screen m-line (Options.PublishScreen)")
+	}
+	if !on {
+		c.pub.sharing.Store(false)
+	}
+	if err := c.send(signal.Message{Type: signal.TypeShare, On: on}); err != nil {
+		return err
+	}
+	if on {
+		c.pub.sharing.Store(true)
+	}
+	return nil
+}
+
+// SetPublishState turns the microphone and camera off or on: nothing more
+// is sent on them, and the node is told.
+func (c *Client) SetPublishState(micOff, cameraOff bool) error {
+	c.pub.micOff.Store(micOff)
+	c.pub.cameraOff.Store(cameraOff)
+	return c.send(signal.Message{Type: signal.TypePublishState, MicOff: micOff, CameraOff: cameraOff})
+}
+
+// SendRaw sends any signaling message, for tests of the node's refusals.
+func (c *Client) SendRaw(m signal.Message) error { return c.send(m) }
 
 // rtcConfig is the PeerConnection's configuration: the node's TURN servers,
 // and with Transport "relay" nothing but them.

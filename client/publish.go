@@ -35,6 +35,8 @@ type Sent struct {
 	PLIs         [len(rids)]uint64
 	NACKs        uint64 // sequence numbers the node asked to resend
 	RTCPPackets  uint64
+	// ScreenPackets counts what was sent while sharing.
+	ScreenPackets uint64
 }
 
 // publisher sends the looped clips on one audio and one simulcast video track.
@@ -49,6 +51,14 @@ type publisher struct {
 	video       [len(rids)]*webrtc.TrackLocalStaticRTP
 	videoSender *webrtc.RTPSender
 	videoMid    string
+	// The screen: one more sendonly video m-line, without simulcast, that
+	// carries the f clip while sharing is on.
+	screen       *webrtc.TrackLocalStaticRTP
+	screenSender *webrtc.RTPSender
+	screenMid    string
+
+	micOff, cameraOff, sharing atomic.Bool // gates of the send loops
+	screenPackets              atomic.Uint64
 
 	keyframeWanted [len(rids)]atomic.Bool
 
@@ -65,7 +75,7 @@ type publisher struct {
 // audio m-line, a sendonly video m-line with rids q, h, f, or a single
 // recvonly audio m-line for a participant that publishes nothing.
 func (p *publisher) addTransceivers(pc *webrtc.PeerConnection, o *Options, streamID string) error {
-	if !o.PublishAudio && !o.PublishVideo {
+	if !o.PublishAudio && !o.PublishVideo && !o.PublishScreen {
 		if _, err := pc.AddTransceiverFromKind(webrtc.RTPCodecTypeAudio,
 			webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionRecvonly}); err != nil {
 			return fmt.Errorf("client: add recvonly transceiver: %w", err)
@@ -107,7 +117,31 @@ func (p *publisher) addTransceivers(pc *webrtc.PeerConnection, o *Options, strea
 			}
 		}
 	}
+	if o.PublishScreen {
+		track, err := webrtc.NewTrackLocalStaticRTP(webrtc.RTPCodecCapability{
+			MimeType: webrtc.MimeTypeVP8, ClockRate: videoClock,
+		}, "screen", streamID)
+		if err != nil {
+			return fmt.Errorf("client: screen track: %w", err)
+		}
+		tr, err := pc.AddTransceiverFromTrack(track, sendonly)
+		if err != nil {
+			return fmt.Errorf("client: add screen transceiver: %w", err)
+		}
+		p.screen, p.screenSender = track, tr.Sender()
+	}
 	return nil
+}
+
+// sources names the publishing m-lines for the first offer.
+func (p *publisher) sources() map[string]string {
+	out := map[string]string{}
+	for mid, name := range map[string]string{p.audioMid: "mic", p.videoMid: "camera", p.screenMid: "screen"} {
+		if mid != "" {
+			out[mid] = name
+		}
+	}
+	return out
 }
 
 // noteMids remembers the mids the answer settled, which go in every packet.
@@ -119,6 +153,8 @@ func (p *publisher) noteMids(pc *webrtc.PeerConnection) {
 			p.audioMid = tr.Mid()
 		case s == p.videoSender && p.videoSender != nil:
 			p.videoMid = tr.Mid()
+		case s == p.screenSender && p.screenSender != nil:
+			p.screenMid = tr.Mid()
 		}
 	}
 }
@@ -137,6 +173,10 @@ func (p *publisher) start(ctx context.Context) {
 	if p.audio != nil {
 		p.c.goRun(func() { p.sendAudio(ctx) })
 		p.c.goRun(func() { p.readRTCP(-1, func() ([]rtcp.Packet, error) { return readRTCP(p.audioSender, "") }) })
+	}
+	if p.screenSender != nil {
+		p.c.goRun(func() { p.sendScreen(ctx) })
+		p.c.goRun(func() { p.readRTCP(-1, func() ([]rtcp.Packet, error) { return readRTCP(p.screenSender, "") }) })
 	}
 	if p.videoSender != nil {
 		p.c.goRun(func() { p.sendVideo(ctx) })
@@ -215,6 +255,9 @@ func (p *publisher) sendVideo(ctx context.Context) {
 	defer ticker.Stop()
 	for {
 		for i, clip := range p.clips.video {
+			if p.cameraOff.Load() {
+				break // a camera turned off sends nothing
+			}
 			if p.keyframeWanted[i].Swap(false) {
 				// An encoder answers PLI with a keyframe; the clip's next one
 				// is the nearest we have.
@@ -261,6 +304,14 @@ func (p *publisher) sendAudio(ctx context.Context) {
 	wasVoice := false
 	for i := 0; ; i = (i + 1) % len(p.clips.audio.packets) {
 		level, voice := p.talk(time.Since(start))
+		if p.micOff.Load() {
+			select { // a microphone turned off sends nothing
+			case <-ctx.Done():
+				return
+			case <-ticker.C:
+			}
+			continue
+		}
 		payload := opusSilence
 		if voice {
 			payload = p.clips.audio.packets[i]
@@ -296,6 +347,42 @@ func (p *publisher) sendAudio(ctx context.Context) {
 	}
 }
 
+// sendScreen sends the f clip on the screen m-line while sharing is on,
+// starting each share on a keyframe as an encoder would.
+func (p *publisher) sendScreen(ctx context.Context) {
+	midID := extID(p.screenSender, sdp.SDESMidURI)
+	clip := p.clips.video[len(rids)-1]
+	packetizer := rtp.NewPacketizer(rtpMTU, ptVP8, 0,
+		&codecs.VP8Payloader{EnablePictureID: true}, rtp.NewRandomSequencer(), videoClock)
+	ticker := time.NewTicker(time.Second / videoFPS)
+	defer ticker.Stop()
+	next, was := 0, false
+	for {
+		on := p.sharing.Load()
+		if on && !was {
+			next = clip.nextKeyframe(0)
+		}
+		was = on
+		if on {
+			frame := clip.frames[next]
+			next = (next + 1) % len(clip.frames)
+			for _, pkt := range packetizer.Packetize(frame, videoClock/videoFPS) {
+				if midID != 0 {
+					_ = pkt.Header.SetExtension(midID, []byte(p.screenMid))
+				}
+				if err := p.screen.WriteRTP(pkt); err == nil {
+					p.screenPackets.Add(1)
+				}
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-ticker.C:
+		}
+	}
+}
+
 func (p *publisher) sent() Sent {
 	var s Sent
 	for i := range rids {
@@ -304,6 +391,7 @@ func (p *publisher) sent() Sent {
 		s.PLIs[i] = p.plis[i].Load()
 	}
 	s.AudioPackets = p.audioPackets.Load()
+	s.ScreenPackets = p.screenPackets.Load()
 	s.VoicePackets = p.voicePackets.Load()
 	s.NACKs = p.nacks.Load()
 	s.RTCPPackets = p.rtcpPackets.Load()

@@ -40,6 +40,10 @@ type Stream struct {
 	// rewrites SSRCs per receiver keeps this at zero across layer switches.
 	SSRCChanges int
 	Tracks      int // remote tracks seen from this publisher, ended ones included
+
+	// The publisher's screen share, counted apart from its camera.
+	ScreenPackets, ScreenKeyframes uint64
+	ScreenWidth, ScreenHeight      int
 }
 
 // seqWindow is how far back a late packet still counts as received; older
@@ -119,6 +123,7 @@ func (s *seqTracker) lost() uint64 {
 type trackState struct {
 	publisher string
 	kind      webrtc.RTPCodecType
+	screen    bool // the publisher's screen share (track id "screen")
 	ssrc      uint32
 	seq       seqTracker
 	bytes     uint64
@@ -131,6 +136,8 @@ type trackState struct {
 type publisherState struct {
 	tracks          []*trackState
 	width, height   int
+	screenW         int // the latest screen keyframe's size
+	screenH         int
 	keyframeHeights map[int]uint64
 	lastKeyframe    time.Time
 	lastVideo       time.Time
@@ -140,7 +147,7 @@ type publisherState struct {
 
 func (c *Client) onTrack(track *webrtc.TrackRemote, recv *webrtc.RTPReceiver) {
 	publisher := track.StreamID()
-	ts := &trackState{publisher: publisher, kind: track.Kind(), ssrc: uint32(track.SSRC())}
+	ts := &trackState{publisher: publisher, kind: track.Kind(), screen: track.ID() == "screen", ssrc: uint32(track.SSRC())}
 	c.mu.Lock()
 	ps := c.publishers[publisher]
 	if ps == nil {
@@ -148,7 +155,7 @@ func (c *Client) onTrack(track *webrtc.TrackRemote, recv *webrtc.RTPReceiver) {
 		c.publishers[publisher] = ps
 	}
 	for _, old := range ps.tracks {
-		if old.kind == ts.kind && old.ssrc != ts.ssrc {
+		if old.kind == ts.kind && old.screen == ts.screen && old.ssrc != ts.ssrc {
 			ps.ssrcChanges++
 			break
 		}
@@ -207,7 +214,12 @@ func (c *Client) readTrack(track *webrtc.TrackRemote, ts *trackState, ps *publis
 		if repaired {
 			ts.repaired++
 		}
-		if isVideo {
+		if isVideo && ts.screen {
+			if parsed && vp8.Keyframe {
+				ts.keyframes++
+				ps.screenW, ps.screenH = vp8.Width, vp8.Height
+			}
+		} else if isVideo {
 			ps.lastVideo = now
 			switch {
 			case len(pkt.Payload) == 0: // padding: a bandwidth probe
@@ -241,6 +253,8 @@ func (c *Client) Received() map[string]Stream {
 			LastVideo:       ps.lastVideo,
 			LastAudio:       ps.lastAudio,
 			SSRCChanges:     ps.ssrcChanges,
+			ScreenWidth:     ps.screenW,
+			ScreenHeight:    ps.screenH,
 			Tracks:          len(ps.tracks),
 		}
 		for h, n := range ps.keyframeHeights {
@@ -250,6 +264,11 @@ func (c *Client) Received() map[string]Stream {
 			s.Duplicates += ts.seq.dups
 			s.Repaired += ts.repaired
 			s.BadPayloads += ts.bad
+			if ts.screen {
+				s.ScreenPackets += ts.seq.received
+				s.ScreenKeyframes += ts.keyframes
+				continue
+			}
 			if ts.kind == webrtc.RTPCodecTypeVideo {
 				s.VideoPackets += ts.seq.received
 				s.VideoBytes += ts.bytes

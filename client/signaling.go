@@ -107,6 +107,14 @@ func (c *Client) handle(m signal.Message) error {
 			c.mu.Unlock()
 			c.sendConstraints()
 		}
+	case signal.TypeParticipantUpdated:
+		if m.Participant != nil {
+			c.mu.Lock()
+			if _, ok := c.participants[m.Participant.ID]; ok || m.Participant.ID == c.id {
+				c.participants[m.Participant.ID] = *m.Participant
+			}
+			c.mu.Unlock()
+		}
 	case signal.TypeParticipantLeft:
 		c.mu.Lock()
 		delete(c.participants, m.ID)

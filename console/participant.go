@@ -119,6 +119,8 @@ func (v *participantView) lines(c *snapshot.Conference, p *snapshot.Participant)
 	switch {
 	case p.AudioMuted:
 		audio = st.Bad.Render("audio muted by operator")
+	case p.MicOff:
+		audio = st.Warn.Render("mic off")
 	case p.Audio && p.Speaking:
 		audio = st.Speaking.Render(fmt.Sprintf("audio: speaking (level %.2f)", p.AudioLevel))
 	case p.Audio:
@@ -129,6 +131,15 @@ func (v *participantView) lines(c *snapshot.Conference, p *snapshot.Participant)
 		capText = st.Warn.Render("layer cap " + clean(p.LayerCap))
 	}
 	info := []segment{{audio, 0}, {capText, 0}}
+	if p.CameraOff {
+		info = append(info, segment{st.Warn.Render("camera off"), 0})
+	}
+	if p.Sharing {
+		info = append(info, segment{st.Speaking.Render("sharing screen"), 0})
+	}
+	if p.Recording {
+		info = append(info, segment{st.Bad.Render("● recording"), 0})
+	}
 	if p.Remote {
 		info = append(info, segment{st.Warn.Render("⇄ remote: hosted by node " + dash(clean(p.Node))), 0})
 	}

@@ -24,7 +24,7 @@ var ErrNoCodec = errors.New("media: receiver does not support the publisher's co
 // DownTrack sends one published track to one receiver. It is a pion
 // TrackLocal: the receiver's PeerConnection binds it and it writes RTP to it.
 type DownTrack struct {
-	id       string // "audio" or "video"
+	id       string // the source: "mic", "camera" or "screen"
 	streamID string // the publisher's participant id
 	kind     webrtc.RTPCodecType
 	codec    webrtc.RTPCodecParameters
@@ -74,7 +74,7 @@ type DownTrack struct {
 func NewDownTrack(up *UpTrack) *DownTrack {
 	kind := up.Kind().CodecType()
 	d := &DownTrack{
-		id:       kind.String(),
+		id:       up.Source().String(),
 		streamID: up.Publisher(),
 		kind:     kind,
 		codec:    up.Codec(),
@@ -112,7 +112,7 @@ func (d *DownTrack) RetransmitsRefusedTotal() uint64 {
 	return n
 }
 
-// ID is the track id: "audio" or "video".
+// ID is the track id: its source, "mic", "camera" or "screen".
 func (d *DownTrack) ID() string { return d.id }
 
 // RID is empty: a receiver gets one layer at a time.

@@ -67,7 +67,10 @@ type Batcher interface {
 type UpTrackConfig struct {
 	Publisher string // participant id
 	Kind      Kind
-	Codec     webrtc.RTPCodecParameters
+	// Source is what the track carries (mic, camera, screen); zero means
+	// the default source of its kind.
+	Source Source
+	Codec  webrtc.RTPCodecParameters
 	// SendPLI asks the publisher for a keyframe on one layer, whose SSRC is
 	// given when known.
 	SendPLI func(layer int, ssrc uint32) error
@@ -157,6 +160,14 @@ func (u *UpTrack) Publisher() string { return u.cfg.Publisher }
 
 // Kind is audio or video.
 func (u *UpTrack) Kind() Kind { return u.cfg.Kind }
+
+// Source is what the track carries: mic, camera or screen.
+func (u *UpTrack) Source() Source {
+	if u.cfg.Source.Valid() {
+		return u.cfg.Source
+	}
+	return SourceOf(u.cfg.Kind)
+}
 
 // Remote reports whether the track is relayed from another node.
 func (u *UpTrack) Remote() bool { return u.cfg.Remote }

@@ -97,3 +97,81 @@ func (s LayerSet) With(i int) LayerSet {
 
 // Valid reports whether the set names only layers that exist.
 func (s LayerSet) Valid() bool { return s&^AllLayers == 0 }
+
+// Source is what a published track carries, as the publisher named it: a
+// participant publishes at most one track of each source.
+type Source uint8
+
+// Track sources.
+const (
+	SourceMic Source = iota + 1
+	SourceCamera
+	SourceScreen
+	numSources
+)
+
+// Sources lists every source.
+var Sources = [...]Source{SourceMic, SourceCamera, SourceScreen}
+
+// SourceOf is the default source of a track of kind k whose publisher did
+// not name it: its microphone or its camera.
+func SourceOf(k Kind) Source {
+	if k == KindAudio {
+		return SourceMic
+	}
+	return SourceCamera
+}
+
+// Kind is the kind of track a source publishes.
+func (s Source) Kind() Kind {
+	if s == SourceMic {
+		return KindAudio
+	}
+	return KindVideo
+}
+
+// Index numbers the sources from 0, for arrays.
+func (s Source) Index() int { return int(s) - 1 }
+
+// Valid reports whether s names a source.
+func (s Source) Valid() bool { return s >= SourceMic && s < numSources }
+
+func (s Source) String() string {
+	switch s {
+	case SourceMic:
+		return "mic"
+	case SourceCamera:
+		return "camera"
+	case SourceScreen:
+		return "screen"
+	}
+	return "unknown"
+}
+
+// ParseSource reads "mic", "camera" or "screen".
+func ParseSource(s string) (Source, error) {
+	for _, src := range Sources {
+		if src.String() == s {
+			return src, nil
+		}
+	}
+	return 0, fmt.Errorf("media: source %q is none of mic, camera, screen", s)
+}
+
+// MarshalText writes the source's name.
+func (s Source) MarshalText() ([]byte, error) {
+	if !s.Valid() {
+		return nil, fmt.Errorf("media: invalid source %d", uint8(s))
+	}
+	return []byte(s.String()), nil
+}
+
+// UnmarshalText reads the source's name, refusing anything else.
+func (s *Source) UnmarshalText(b []byte) error {
+	v, err := ParseSource(string(b))
+	if err != nil {
+		return err
+	}
+	*s = v
+	return nil
+}

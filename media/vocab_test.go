@@ -43,3 +43,26 @@ func TestLayerSet(t *testing.T) {
 		t.Fatal("Valid is wrong")
 	}
 }
+
+func TestSourceText(t *testing.T) {
+	for _, s := range Sources {
+		b, err := json.Marshal(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var back Source
+		if err := json.Unmarshal(b, &back); err != nil || back != s {
+			t.Fatalf("%v -> %s -> %v, %v", s, b, back, err)
+		}
+	}
+	var s Source
+	if err := json.Unmarshal([]byte(`"window"`), &s); err == nil {
+		t.Fatal(`"window" accepted as a source`)
+	}
+	if SourceMic.Kind() != KindAudio || SourceScreen.Kind() != KindVideo || SourceOf(KindVideo) != SourceCamera {
+		t.Fatal("source kinds are wrong")
+	}
+	if Source(0).Valid() || Source(9).Valid() {
+		t.Fatal("invalid sources pass")
+	}
+}

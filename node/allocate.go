@@ -44,7 +44,7 @@ func (p *Participant) allocate() {
 	dominant := p.conf.dominantSpeaker()
 	// Read before taking p.mu: the conference's lock is never taken under a
 	// participant's (Room.ready takes them in the other order).
-	muted := p.conf.mutedPublishers()
+	states := p.conf.publisherStates()
 	rttMs, lossDown, _ := p.linkStats()
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -59,16 +59,27 @@ func (p *Participant) allocate() {
 	var subs []*subscription
 	var reqs []layer.Request
 	for _, s := range p.downs {
-		if s.up.Kind() == media.KindAudio {
-			if muted[s.up.Publisher()] {
-				s.down.SetTarget(-1)
-			} else {
-				s.down.SetTarget(0)
-			}
+		st := states[s.up.Publisher()]
+		src := s.up.Source()
+		// A track its publisher turned off (or a moderator muted) is
+		// neither forwarded nor given bandwidth.
+		s.off = src == media.SourceMic && (st.audioMuted || st.micOff) ||
+			src == media.SourceCamera && st.cameraOff ||
+			src == media.SourceScreen && !st.sharing
+		if s.off {
+			s.down.SetTarget(-1)
+			continue
+		}
+		if src == media.SourceMic {
+			s.down.SetTarget(0)
 			budget -= 40_000
 			continue
 		}
-		maxH, ok := p.constraints[s.up.Publisher()]
+		key := s.up.Publisher()
+		if src == media.SourceScreen {
+			key += "/screen"
+		}
+		maxH, ok := p.constraints[key]
 		if !ok {
 			maxH = -1
 		}
@@ -85,8 +96,14 @@ func (p *Participant) allocate() {
 		}
 		cur, _, _ := s.down.Layers()
 		subs = append(subs, s)
-		reqs = append(reqs, layer.Request{Layers: ls, MaxHeight: maxH, Cap: p.layerCap, Current: cur,
-			Priority: s.up.Publisher() == dominant})
+		prio := layer.PriorityNormal
+		switch {
+		case src == media.SourceScreen:
+			prio = layer.PriorityScreen
+		case s.up.Publisher() == dominant:
+			prio = layer.PrioritySpeaker
+		}
+		reqs = append(reqs, layer.Request{Layers: ls, MaxHeight: maxH, Cap: p.layerCap, Current: cur, Priority: prio})
 	}
 	if len(reqs) == 0 {
 		return

@@ -130,6 +130,12 @@ func (h cascadeHost) Unpublished(conf string, r *peering.Remote, up *media.UpTra
 	}
 }
 
+func (h cascadeHost) Updated(conf string, r *peering.Remote) {
+	if c, rm := h.memberOf(conf, r); rm != nil {
+		c.updated(rm)
+	}
+}
+
 func (h cascadeHost) Deliver(conf string, r *peering.Remote, to string, payload json.RawMessage) {
 	if c, rm := h.memberOf(conf, r); rm != nil {
 		_ = c.message(rm, to, payload)
@@ -158,7 +164,9 @@ func (p *Participant) controlState() control.Participant {
 	if !(rtt >= 0 && rtt < 60_000) {
 		rtt = 0 // a browser's stats can be nonsense for a moment
 	}
-	cp := control.Participant{ID: p.id, Name: p.name, Region: p.region, RTTMs: rtt}
+	cp := control.Participant{ID: p.id, Name: p.name, Region: p.region, RTTMs: rtt,
+		MicOff: p.micOff.Load(), CameraOff: p.cameraOff.Load(), Sharing: p.sharing.Load(),
+		Recording: p.recording.Load(), Moderator: p.grants.Moderator}
 	p.mu.Lock()
 	for k, v := range p.measured {
 		if cp.Measured == nil {
@@ -169,7 +177,7 @@ func (p *Participant) controlState() control.Participant {
 	p.mu.Unlock()
 	for _, up := range p.upTracks() {
 		codec := up.Codec()
-		t := control.Track{Kind: up.Kind(), MimeType: codec.MimeType, ClockRate: codec.ClockRate,
+		t := control.Track{Kind: up.Kind(), Source: up.Source(), MimeType: codec.MimeType, ClockRate: codec.ClockRate,
 			Channels: codec.Channels, Fmtp: codec.SDPFmtpLine, PayloadType: uint8(codec.PayloadType)}
 		if up.Kind() == media.KindAudio {
 			t.AudioLevel = up.AudioLevelExt()
@@ -195,7 +203,9 @@ type remoteMember struct {
 func (rm *remoteMember) memberID() string { return rm.ID() }
 
 func (rm *remoteMember) info() signal.Participant {
-	return signal.Participant{ID: rm.ID(), Name: rm.Name(), Region: rm.Region(), Node: rm.Origin()}
+	st := rm.State()
+	return signal.Participant{ID: rm.ID(), Name: rm.Name(), Region: rm.Region(), Node: rm.Origin(),
+		MicOff: st.MicOff, CameraOff: st.CameraOff, Sharing: st.Sharing, Recording: st.Recording, Moderator: st.Moderator}
 }
 
 func (rm *remoteMember) upTracks() []*media.UpTrack { return rm.UpTracks() }
@@ -210,6 +220,10 @@ func (rm *remoteMember) snapshot(members []member) snapshot.Participant {
 		AudioLevel: rm.speaker.AudioLevel(),
 		RTTMs:      rm.RTTMs(),
 		AudioMuted: rm.AudioMuted(),
+		MicOff:     rm.State().MicOff,
+		CameraOff:  rm.State().CameraOff,
+		Sharing:    rm.State().Sharing,
+		Recording:  rm.State().Recording,
 		Subs:       []snapshot.Subscription{},
 		E2E:        []snapshot.E2E{},
 	}

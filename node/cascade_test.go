@@ -480,3 +480,34 @@ func TestCascadeFailoverTime(t *testing.T) {
 		downAt.Round(10*time.Millisecond), joinedAt.Round(10*time.Millisecond), attempts, toDead,
 		time.Since(killed).Round(10*time.Millisecond))
 }
+
+// TestCascadeScreenShare: a share on one node reaches a participant on
+// another as a track of its own, and the other node knows who shares.
+func TestCascadeScreenShare(t *testing.T) {
+	nodes := startCascade(t, []string{"us", "eu"}, nil)
+	a := joinAt(t, nodes["us"], "cshare", "alice", "us", sharing)
+	b := joinAt(t, nodes["eu"], "cshare", "bob", "eu", nil)
+	receivesAt(t, 20*time.Second, b, a, 0)
+	if err := a.Share(true); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 15*time.Second, "bob on eu to receive alice's screen from us", func() (bool, string) {
+		s := b.Received()[a.ID()]
+		return s.ScreenKeyframes > 0 && s.ScreenPackets > 30, fmt.Sprintf("screen %d pkts, %d keyframes, %dx%d",
+			s.ScreenPackets, s.ScreenKeyframes, s.ScreenWidth, s.ScreenHeight)
+	})
+	waitFor(t, 5*time.Second, "eu to list alice as sharing", func() (bool, string) {
+		p, _ := findParticipant(nodes["eu"], "cshare", a.ID())
+		return p != nil && p.Sharing, fmt.Sprintf("%+v", p != nil && p.Sharing)
+	})
+	// One share per conference across the cascade: a participant on eu
+	// is refused while alice shares.
+	c := joinAt(t, nodes["eu"], "cshare", "carol", "eu", sharing)
+	if err := c.Share(true); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 5*time.Second, "carol's share to be refused", func() (bool, string) {
+		m, ok := c.LastError()
+		return ok && m.Code == signal.CodeShareBusy, fmt.Sprintf("%+v", m)
+	})
+}

@@ -250,20 +250,6 @@ func (c *Conference) dominantSpeaker() string {
 
 func ptr[T any](v T) *T { return &v }
 
-// mutedPublishers lists the local publishers an operator muted.
-func (c *Conference) mutedPublishers() map[string]bool {
-	var m map[string]bool
-	for _, q := range c.locals() {
-		if q.audioMuted.Load() {
-			if m == nil {
-				m = map[string]bool{}
-			}
-			m[q.id] = true
-		}
-	}
-	return m
-}
-
 // wants is which layers of each relayed track this node's participants are
 // being sent or about to be. It changes nothing.
 func (c *Conference) wants() []control.Want {
@@ -282,7 +268,7 @@ func (c *Conference) wants() []control.Want {
 	var out []control.Want
 	for up, set := range need {
 		if set != 0 {
-			out = append(out, control.Want{Publisher: up.Publisher(), Kind: up.Kind(), Layers: set})
+			out = append(out, control.Want{Publisher: up.Publisher(), Kind: up.Kind(), Source: up.Source(), Layers: set})
 		}
 	}
 	return out

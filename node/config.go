@@ -42,8 +42,11 @@ type Config struct {
 	MaxRooms        int
 	MaxParticipants int // on the whole node
 	MaxRoomSize     int
-	MessageRate     float64 // signaling messages per second per client
-	MessageBurst    int
+	// MaxShares is how many participants of a conference may share their
+	// screen at once.
+	MaxShares    int
+	MessageRate  float64 // signaling messages per second per client
+	MessageBurst int
 
 	// GoneAfter is how long a participant whose media path failed stays before removal.
 	GoneAfter time.Duration
@@ -173,6 +176,7 @@ func DefaultConfig() Config {
 		MaxRooms:        100,
 		MaxParticipants: 500,
 		MaxRoomSize:     50,
+		MaxShares:       1,
 		MessageRate:     30,
 		MessageBurst:    60,
 		GoneAfter:       4 * time.Second,
@@ -215,6 +219,9 @@ func (c *Config) validate() ([]netip.Prefix, error) {
 	if c.MaxRooms < 1 || c.MaxParticipants < 1 || c.MaxRoomSize < 2 {
 		return nil, fmt.Errorf("config: limits must be positive (max_rooms %d, max_participants %d, max_room_size %d >= 2)",
 			c.MaxRooms, c.MaxParticipants, c.MaxRoomSize)
+	}
+	if c.MaxShares < 1 {
+		return nil, fmt.Errorf("config: limits.max_shares %d must be at least 1", c.MaxShares)
 	}
 	if c.MessageRate <= 0 || c.MessageBurst < 1 {
 		return nil, fmt.Errorf("config: message_rate and message_burst must be positive")

@@ -13,7 +13,7 @@ import (
 )
 
 // handleOffer answers the client's first offer, which carries what it publishes.
-func (p *Participant) handleOffer(sdpText string) error {
+func (p *Participant) handleOffer(sdpText string, sources map[string]string) error {
 	p.negMu.Lock()
 	if p.ready || p.pc.SignalingState() != webrtc.SignalingStateStable || p.pc.RemoteDescription() != nil {
 		p.negMu.Unlock()
@@ -32,11 +32,13 @@ func (p *Participant) handleOffer(sdpText string) error {
 		go p.remove(err.Error())
 		return nil
 	}
+	p.noteSources(sources) // before any track can arrive
 	if err := p.pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: sdpText}); err != nil {
 		p.rollbackLocked()
 		p.negMu.Unlock()
 		return &errJoin{signal.CodeBadSDP, "offer rejected: " + err.Error()}
 	}
+	p.defaultSources()
 	if !p.grants.Publish {
 		// A participant without the publish grant gets no sending m-line:
 		// stopped transceivers are rejected in the answer.
@@ -143,7 +145,7 @@ func (p *Participant) offerLocked() {
 		return
 	}
 	p.awaitingAnswer = true
-	p.send(signal.Message{Type: signal.TypeOffer, SDP: p.pc.LocalDescription().SDP})
+	p.send(signal.Message{Type: signal.TypeOffer, SDP: p.pc.LocalDescription().SDP, Tracks: p.offerTracks()})
 }
 
 func (p *Participant) handleCandidate(c *signal.Candidate) error {

@@ -43,8 +43,9 @@ type Participant struct {
 	pending        bool // renegotiate once the current answer arrives
 	negTimer       *time.Timer
 
-	mu          sync.Mutex                    // guards the fields below
-	ups         map[media.Kind]*media.UpTrack // by kind
+	mu          sync.Mutex                      // guards the fields below
+	ups         map[media.Source]*media.UpTrack // by source
+	sources     map[string]media.Source         // the client's publishing m-lines, by mid (its first offer)
 	downs       map[*media.UpTrack]*subscription
 	sendLines   map[*webrtc.RTPTransceiver]bool // m-lines the node created to send on
 	constraints map[string]int                  // publisher id -> largest height shown
@@ -63,9 +64,11 @@ type Participant struct {
 	rtx     *rtxguard.Budget
 	retired nackCounts // guarded by mu
 
-	audioMuted atomic.Bool
-	remb       atomic.Int64
-	rembAt     atomic.Int64
+	audioMuted atomic.Bool // by an operator or a moderator
+	// What the participant turned off, shares or records, as it said.
+	micOff, cameraOff, sharing, recording atomic.Bool
+	remb                                  atomic.Int64
+	rembAt                                atomic.Int64
 
 	// rates, written by tickRates (node ticker goroutine) and read by snapshots
 	rateMu                 sync.Mutex
@@ -79,6 +82,7 @@ type subscription struct {
 	down   *media.DownTrack
 	sender *webrtc.RTPSender
 	reason layer.Reason
+	off    bool // its publisher turned the track off, or it was muted; written by allocate under mu
 	// errLogged is set once a write error was logged; touched by tickRates only.
 	errLogged bool
 }
@@ -99,7 +103,7 @@ func newParticipant(n *Node, r *Conference, s *session, m signal.Message) (*Part
 		rtx:         rtxguard.NewBudget(rtxguard.BudgetConfig{}, time.Now()),
 		joined:      time.Now(),
 		log:         n.log.With("conference", r.name, "participant", id),
-		ups:         make(map[media.Kind]*media.UpTrack),
+		ups:         make(map[media.Source]*media.UpTrack),
 		downs:       make(map[*media.UpTrack]*subscription),
 		sendLines:   make(map[*webrtc.RTPTransceiver]bool),
 		constraints: make(map[string]int),
@@ -148,7 +152,9 @@ func (p *Participant) isCurrent(pc *webrtc.PeerConnection) bool {
 func (p *Participant) memberID() string { return p.id }
 
 func (p *Participant) info() signal.Participant {
-	return signal.Participant{ID: p.id, Name: p.name, Region: p.region, Node: p.node.cfg.ID}
+	return signal.Participant{ID: p.id, Name: p.name, Region: p.region, Node: p.node.cfg.ID,
+		MicOff: p.micOff.Load(), CameraOff: p.cameraOff.Load(), Sharing: p.sharing.Load(),
+		Recording: p.recording.Load(), Moderator: p.grants.Moderator}
 }
 
 func (p *Participant) send(m signal.Message) { p.sess.send(m) }
@@ -201,12 +207,19 @@ func (p *Participant) onTrack(track *webrtc.TrackRemote, receiver *webrtc.RTPRec
 		return
 	}
 	kind := media.KindOf(track.Kind())
+	src, ok := p.sourceOf(receiver, kind)
+	if !ok {
+		p.log.Warn("track on an m-line the client did not name, or a second one of its source; ignored",
+			"kind", kind.String(), "rid", track.RID())
+		return
+	}
 	p.mu.Lock()
-	up, existed := p.ups[kind]
+	up, existed := p.ups[src]
 	if !existed {
 		cfg := media.UpTrackConfig{
 			Publisher: p.id,
 			Kind:      kind,
+			Source:    src,
 			Codec:     track.Codec(),
 			SendPLI: func(_ int, ssrc uint32) error {
 				return p.pc.WriteRTCP([]rtcp.Packet{&rtcp.PictureLossIndication{MediaSSRC: ssrc}})
@@ -216,17 +229,17 @@ func (p *Participant) onTrack(track *webrtc.TrackRemote, receiver *webrtc.RTPRec
 		if b := p.node.batch; b != nil {
 			cfg.Batch = b
 		}
-		if kind == media.KindAudio {
+		if src == media.SourceMic {
 			cfg.AudioLevelExt = p.extensionID(receiver, extAudioLevel)
 			spk := p.speaker
 			cfg.OnAudioLevel = func(level uint8, voice bool, at time.Time) { spk.Level(level, voice, at) }
 		}
 		up = media.NewUpTrack(cfg)
-		p.ups[kind] = up
+		p.ups[src] = up
 		p.node.metrics.countUp(up)
 	}
 	p.mu.Unlock()
-	p.log.Info("receiving track", "kind", kind, "rid", track.RID(), "codec", track.Codec().MimeType, "ssrc", uint32(track.SSRC()))
+	p.log.Info("receiving track", "source", src.String(), "rid", track.RID(), "codec", track.Codec().MimeType, "ssrc", uint32(track.SSRC()))
 	rid := track.RID()
 	go func() {
 		for {
@@ -243,13 +256,13 @@ func (p *Participant) onTrack(track *webrtc.TrackRemote, receiver *webrtc.RTPRec
 	}()
 	go func() {
 		if err := up.Run(track); err != nil {
-			p.log.Warn("track ended", "kind", kind, "rid", rid, "err", err)
+			p.log.Warn("track ended", "source", src.String(), "rid", rid, "err", err)
 		}
 	}()
 	if !existed {
 		p.conf.published(p, up)
 		if peers := p.node.peers; peers != nil {
-			peers.Publish(p.conf.name, p.id, up, p.audioMuted.Load)
+			peers.Publish(p.conf.name, p.id, up, p.heldBack(src))
 		}
 	}
 }

@@ -345,7 +345,7 @@ func (p *Participant) handle(m signal.Message) error {
 	case signal.TypeJoin:
 		return &errJoin{signal.CodeAlreadyJoined, "already joined; open another connection to join another room"}
 	case signal.TypeOffer:
-		return p.handleOffer(m.SDP)
+		return p.handleOffer(m.SDP, m.Sources)
 	case signal.TypeAnswer:
 		return p.handleAnswer(m.SDP)
 	case signal.TypeCandidate:
@@ -357,6 +357,12 @@ func (p *Participant) handle(m signal.Message) error {
 		return p.conf.message(p, m.To, m.Payload)
 	case signal.TypeKick, signal.TypeMute:
 		return p.moderate(m)
+	case signal.TypePublishState:
+		return p.setPublishState(m)
+	case signal.TypeShare:
+		return p.setSharing(m.On)
+	case signal.TypeRecording:
+		return p.setRecording(m.On)
 	}
 	return &errJoin{signal.CodeBadMessage, "message type " + m.Type + " is not sent by clients"}
 }

@@ -79,6 +79,10 @@ func (p *Participant) snapshot(members []member) snapshot.Participant {
 	ps := snapshot.Participant{
 		ID: p.id, Name: p.name, Region: p.region, Node: p.node.cfg.ID,
 		Joined:      p.joined,
+		MicOff:      p.micOff.Load(),
+		CameraOff:   p.cameraOff.Load(),
+		Sharing:     p.sharing.Load(),
+		Recording:   p.recording.Load(),
 		State:       p.pc.ConnectionState().String(),
 		Speaking:    p.speaker.Speaking(),
 		AudioLevel:  p.speaker.AudioLevel(),
@@ -94,6 +98,7 @@ func (p *Participant) snapshot(members []member) snapshot.Participant {
 	ps.RTTMs, ps.LossDownPct, ps.JitterMs = p.linkStats()
 
 	ps.Layers, ps.Audio, _ = published(p.upTracks())
+	states := p.conf.publisherStates()
 	p.mu.Lock()
 	if p.layerCap >= 0 {
 		ps.LayerCap = media.RIDs[p.layerCap]
@@ -107,20 +112,25 @@ func (p *Participant) snapshot(members []member) snapshot.Participant {
 	for _, s := range p.downs {
 		sub := snapshot.Subscription{
 			Publisher: s.up.Publisher(), PublisherName: names[s.up.Publisher()],
-			Kind: s.up.Kind().String(), Bitrate: s.down.Bitrate(),
+			Kind: s.up.Kind().String(), Source: s.up.Source().String(), Bitrate: s.down.Bitrate(),
 		}
 		cur, target, waiting := s.down.Layers()
-		if h, ok := p.constraints[sub.Publisher]; ok {
+		key := sub.Publisher
+		if s.up.Source() == media.SourceScreen {
+			key += "/screen"
+		}
+		if h, ok := p.constraints[key]; ok {
 			sub.MaxHeight = h
 		}
-		if s.up.Kind() == media.KindAudio {
-			sub.Reason = "audio"
-			if target < 0 {
-				sub.Reason = snapshot.ReasonMuted
-			} else {
-				sub.Forwarded, sub.Target = "audio", "audio"
-			}
-		} else {
+		switch {
+		case s.off && s.up.Kind() == media.KindAudio && states[sub.Publisher].audioMuted:
+			sub.Reason = snapshot.ReasonMuted
+		case s.off:
+			sub.Reason = snapshot.ReasonOff
+		case s.up.Kind() == media.KindAudio:
+			sub.Reason = snapshot.ReasonAudio
+			sub.Forwarded, sub.Target = "audio", "audio"
+		default:
 			sub.Forwarded, sub.Target = ridOf(cur), ridOf(target)
 			sub.Reason = s.reason.String()
 			if waiting {

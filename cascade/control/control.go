@@ -47,9 +47,10 @@ type Message struct {
 	Wants        []Want        `json:"wants,omitempty"`
 
 	// keyframe: the receiving node asks the publisher's node for a keyframe.
-	Publisher string     `json:"publisher,omitempty"`
-	Kind      media.Kind `json:"kind,omitempty"`
-	Layer     int        `json:"layer,omitempty"`
+	Publisher string       `json:"publisher,omitempty"`
+	Kind      media.Kind   `json:"kind,omitempty"`
+	Source    media.Source `json:"source,omitempty"` // absent: the kind's default (mic, camera)
+	Layer     int          `json:"layer,omitempty"`
 
 	// endpoint: a participant's message to one participant (To) or all ("").
 	From    string          `json:"from,omitempty"`
@@ -66,19 +67,26 @@ type Participant struct {
 	// Measured is the participant's own ping RTT to others, by id.
 	Measured map[string]float64 `json:"measured,omitempty"`
 	Tracks   []Track            `json:"tracks,omitempty"`
+	// What the participant turned off, shares or records, as its node says.
+	MicOff    bool `json:"mic_off,omitempty"`
+	CameraOff bool `json:"camera_off,omitempty"`
+	Sharing   bool `json:"sharing,omitempty"`
+	Recording bool `json:"recording,omitempty"`
+	Moderator bool `json:"moderator,omitempty"`
 }
 
 // Track is one published track.
 type Track struct {
-	Kind        media.Kind `json:"kind"` // "audio" or "video"
-	MimeType    string  `json:"mime"`
-	ClockRate   uint32  `json:"clock"`
-	Channels    uint16  `json:"channels,omitempty"`
-	Fmtp        string  `json:"fmtp,omitempty"`
-	AudioLevel  uint8   `json:"audio_level_ext,omitempty"` // header extension id in relayed packets
-	AudioMuted  bool    `json:"muted,omitempty"`
-	Layers      []Layer `json:"layers,omitempty"`
-	PayloadType uint8   `json:"pt,omitempty"`
+	Kind        media.Kind   `json:"kind"`             // "audio" or "video"
+	Source      media.Source `json:"source,omitempty"` // absent: the kind's default (mic, camera)
+	MimeType    string       `json:"mime"`
+	ClockRate   uint32       `json:"clock"`
+	Channels    uint16       `json:"channels,omitempty"`
+	Fmtp        string       `json:"fmtp,omitempty"`
+	AudioLevel  uint8        `json:"audio_level_ext,omitempty"` // header extension id in relayed packets
+	AudioMuted  bool         `json:"muted,omitempty"`
+	Layers      []Layer      `json:"layers,omitempty"`
+	PayloadType uint8        `json:"pt,omitempty"`
 }
 
 // Layer is one simulcast layer as its publisher's node sees it.
@@ -94,7 +102,24 @@ type Layer struct {
 type Want struct {
 	Publisher string         `json:"publisher"`
 	Kind      media.Kind     `json:"kind"`
+	Source    media.Source   `json:"source,omitempty"` // absent: the kind's default
 	Layers    media.LayerSet `json:"layers"`
+}
+
+// TrackSource is the track's source, its kind's default when unnamed.
+func (t *Track) TrackSource() media.Source { return sourceOr(t.Source, t.Kind) }
+
+// WantSource is the wanted track's source, its kind's default when unnamed.
+func (w *Want) WantSource() media.Source { return sourceOr(w.Source, w.Kind) }
+
+// KeyframeSource is the source a keyframe request is for.
+func (m *Message) KeyframeSource() media.Source { return sourceOr(m.Source, m.Kind) }
+
+func sourceOr(s media.Source, k media.Kind) media.Source {
+	if s.Valid() {
+		return s
+	}
+	return media.SourceOf(k)
 }
 
 // Encode marshals m.
@@ -216,18 +241,22 @@ func (p *Participant) validate() error {
 			return fmt.Errorf("participant %q: measured rtt %v out of range", p.ID, ms)
 		}
 	}
-	if len(p.Tracks) > 2 {
-		return fmt.Errorf("participant %q: more than two tracks", p.ID)
+	if len(p.Tracks) > len(media.Sources) {
+		return fmt.Errorf("participant %q: more than %d tracks", p.ID, len(media.Sources))
 	}
-	kinds := map[media.Kind]bool{}
+	sources := map[media.Source]bool{}
 	for _, t := range p.Tracks {
 		if err := kind(t.Kind); err != nil {
 			return err
 		}
-		if kinds[t.Kind] {
-			return fmt.Errorf("participant %q: two %s tracks", p.ID, t.Kind)
+		src := t.TrackSource()
+		if src.Kind() != t.Kind {
+			return fmt.Errorf("participant %q: a %s track cannot carry %s", p.ID, t.Kind, src)
 		}
-		kinds[t.Kind] = true
+		if sources[src] {
+			return fmt.Errorf("participant %q: two %s tracks", p.ID, src)
+		}
+		sources[src] = true
 		if !strings.HasPrefix(strings.ToLower(t.MimeType), t.Kind.String()+"/") || len(t.MimeType) > 32 {
 			return fmt.Errorf("participant %q: mime type %q does not fit kind %s", p.ID, trunc(t.MimeType), t.Kind)
 		}

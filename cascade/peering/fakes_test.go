@@ -94,6 +94,10 @@ func (h *fakeHost) Unpublished(conf string, r *Remote, up *media.UpTrack) {
 	h.record(hostCall{op: "unpublished", conf: conf, id: r.ID(), up: up})
 }
 
+func (h *fakeHost) Updated(conf string, r *Remote) {
+	h.record(hostCall{op: "updated", conf: conf, id: r.ID()})
+}
+
 func (h *fakeHost) Deliver(conf string, r *Remote, to string, payload json.RawMessage) {
 	h.record(hostCall{op: "deliver", conf: conf, id: r.ID(), to: to, payload: string(payload)})
 }

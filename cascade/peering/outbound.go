@@ -20,8 +20,8 @@ type Outbound struct {
 	up       *media.UpTrack
 	conf     string
 	endpoint string
-	kind     media.Kind
-	muted    func() bool // an operator muted the publisher's audio
+	source   media.Source
+	muted    func() bool // the track is held back: an operator muted it, or its publisher turned it off
 	targets  atomic.Pointer[[]target]
 	layers   [media.MaxLayers]outLayer
 }
@@ -39,23 +39,24 @@ type outLayer struct {
 }
 
 // Publish starts relaying a local participant's track of conf to the nodes
-// that want it; muted, if not nil, holds back audio an operator muted.
+// that want it; muted, if not nil, holds the track back while it says so
+// (an operator's mute, or the publisher turned its microphone or camera off).
 func (p *Peering) Publish(conf, endpoint string, up *media.UpTrack, muted func() bool) {
 	if muted == nil {
 		muted = func() bool { return false }
 	}
-	o := &Outbound{tr: p.tr, up: up, conf: conf, endpoint: endpoint, kind: up.Kind(), muted: muted}
+	o := &Outbound{tr: p.tr, up: up, conf: conf, endpoint: endpoint, source: up.Source(), muted: muted}
 	empty := []target{}
 	o.targets.Store(&empty)
 	p.mu.Lock()
 	if p.outs[conf] == nil {
-		p.outs[conf] = make(map[string]map[media.Kind]*Outbound)
+		p.outs[conf] = make(map[string]map[media.Source]*Outbound)
 	}
 	if p.outs[conf][endpoint] == nil {
-		p.outs[conf][endpoint] = make(map[media.Kind]*Outbound)
+		p.outs[conf][endpoint] = make(map[media.Source]*Outbound)
 	}
-	old := p.outs[conf][endpoint][o.kind]
-	p.outs[conf][endpoint][o.kind] = o
+	old := p.outs[conf][endpoint][o.source]
+	p.outs[conf][endpoint][o.source] = o
 	p.mu.Unlock()
 	if old != nil {
 		old.up.RemoveSink(old)
@@ -68,19 +69,19 @@ func (p *Peering) Publish(conf, endpoint string, up *media.UpTrack, muted func()
 // Unpublish stops relaying every track of a local participant who left.
 func (p *Peering) Unpublish(conf, endpoint string) {
 	p.mu.Lock()
-	byKind := p.outs[conf][endpoint]
+	bySource := p.outs[conf][endpoint]
 	delete(p.outs[conf], endpoint)
 	p.mu.Unlock()
-	for _, o := range byKind {
+	for _, o := range bySource {
 		o.up.RemoveSink(o)
 	}
 	p.Changed()
 }
 
-func (p *Peering) outbound(conf, endpoint string, kind media.Kind) *Outbound {
+func (p *Peering) outbound(conf, endpoint string, src media.Source) *Outbound {
 	p.mu.RLock()
 	defer p.mu.RUnlock()
-	return p.outs[conf][endpoint][kind]
+	return p.outs[conf][endpoint][src]
 }
 
 // refreshTargets points every local track of conf at the peers hosting the
@@ -94,11 +95,11 @@ func (p *Peering) refreshTargets(conf string) {
 			hosts = append(hosts, pr)
 		}
 	}
-	for endpoint, byKind := range p.outs[conf] {
-		for kind, o := range byKind {
+	for endpoint, bySource := range p.outs[conf] {
+		for src, o := range bySource {
 			ts := make([]target, 0, len(hosts))
 			for _, h := range hosts {
-				ts = append(ts, target{peer: h, want: h.confs[conf].wants[wantKey{endpoint, kind}]})
+				ts = append(ts, target{peer: h, want: h.confs[conf].wants[wantKey{endpoint, src}]})
 			}
 			o.targets.Store(&ts)
 		}
@@ -111,8 +112,8 @@ func (o *Outbound) WriteRTP(p *media.Packet) {
 	if len(ts) == 0 || p.Layer < 0 || p.Layer >= media.MaxLayers {
 		return
 	}
-	audio := o.kind == media.KindAudio
-	if audio && o.muted() {
+	audio := o.source == media.SourceMic
+	if o.muted() {
 		return
 	}
 	wanted := false
@@ -136,7 +137,7 @@ func (o *Outbound) WriteRTP(p *media.Packet) {
 		return
 	}
 	size := n + copy(l.buf[n:], p.Payload)
-	l.pkt = relay.Packet{Type: relay.TypeRTP, Layer: tagOf(o.kind, p.Layer), Conference: o.conf, Endpoint: o.endpoint, Payload: l.buf[:size]}
+	l.pkt = relay.Packet{Type: relay.TypeRTP, Layer: tagOf(o.source, p.Layer), Conference: o.conf, Endpoint: o.endpoint, Payload: l.buf[:size]}
 	for _, t := range ts {
 		if !t.want.Has(p.Layer) {
 			if !audio {
@@ -164,19 +165,19 @@ func (o *Outbound) resend(to *peer, layer int, seq uint16) bool {
 		return false
 	}
 	size := n + copy(l.buf[n:], payload)
-	l.pkt = relay.Packet{Type: relay.TypeRTP, Layer: tagOf(o.kind, layer), Conference: o.conf, Endpoint: o.endpoint, Payload: l.buf[:size]}
+	l.pkt = relay.Packet{Type: relay.TypeRTP, Layer: tagOf(o.source, layer), Conference: o.conf, Endpoint: o.endpoint, Payload: l.buf[:size]}
 	return o.tr.Send(to.id, &l.pkt) == nil
 }
 
 // onRTCP answers a peer's NACK for one of this node's publishers from the
 // track's cache. Relay goroutine.
 func (p *Peering) onRTCP(from relay.NodeID, pkt *relay.Packet) {
-	kind, layer, ok := trackOf(pkt.Layer)
+	src, layer, ok := trackOf(pkt.Layer)
 	if !ok {
 		p.dropped(dropEndpoint, from, pkt.Endpoint)
 		return
 	}
-	o := p.outbound(pkt.Conference, pkt.Endpoint, kind)
+	o := p.outbound(pkt.Conference, pkt.Endpoint, src)
 	if o == nil {
 		p.dropped(dropEndpoint, from, pkt.Endpoint)
 		return
@@ -212,14 +213,15 @@ func (p *Peering) onRTCP(from relay.NodeID, pkt *relay.Packet) {
 // request for a layer is also a sign the peer needs that layer now, ahead
 // of its next state.
 func (p *Peering) onKeyframe(pr *peer, conf string, m *control.Message) {
-	o := p.outbound(conf, m.Publisher, m.Kind)
+	src := m.KeyframeSource()
+	o := p.outbound(conf, m.Publisher, src)
 	if o == nil {
 		p.dropped(dropEndpoint, pr.id, m.Publisher)
 		return
 	}
 	p.mu.Lock()
 	if pc := pr.confs[conf]; pc != nil {
-		k := wantKey{m.Publisher, m.Kind}
+		k := wantKey{m.Publisher, src}
 		pc.wants[k] = pc.wants[k].With(m.Layer)
 	}
 	p.mu.Unlock()

@@ -99,7 +99,7 @@ func TestOutboundSendsWantedLayers(t *testing.T) {
 				var layers []int
 				for _, s := range got {
 					kind, layer, ok := trackOf(s.Layer)
-					if !ok || kind != tc.kind || s.Conference != testConf || s.Endpoint != alice {
+					if !ok || kind.Kind() != tc.kind || s.Conference != testConf || s.Endpoint != alice {
 						t.Fatalf("%s got packet tagged %d (%s) for %q/%q", name, s.Layer, kind, s.Conference, s.Endpoint)
 					}
 					var pkt rtp.Packet
@@ -133,7 +133,7 @@ func TestOutboundWriteRTPBounds(t *testing.T) {
 	n2 := b.addPeer("n2", "us")
 	b.state(n2, stateMsg([]control.Participant{participant("n2-p1")},
 		control.Want{Publisher: alice, Kind: media.KindVideo, Layers: media.AllLayers}))
-	o := b.p.outbound(testConf, alice, media.KindVideo)
+	o := b.p.outbound(testConf, alice, media.SourceCamera)
 	pkt := rtpPacket(1, 1)
 	for _, layer := range []int{-1, media.MaxLayers, 1 << 20} {
 		o.WriteRTP(&media.Packet{Header: &pkt.Header, Payload: pkt.Payload, Layer: layer})
@@ -201,7 +201,7 @@ func nack(seqs ...uint16) *rtcp.TransportLayerNack {
 // nowhere else; NACKs for what this node does not publish are dropped and
 // counted.
 func TestNACKResendsFromCache(t *testing.T) {
-	video1 := tagOf(media.KindVideo, 1)
+	video1 := tagOf(media.SourceCamera, 1)
 	cases := []struct {
 		name     string
 		from     string // peer name; "n9" was never introduced
@@ -224,12 +224,12 @@ func TestNACKResendsFromCache(t *testing.T) {
 				return marshalRTCP(t, &rtcp.ReceiverReport{SSRC: 9}, nack(109))
 			},
 			resent: []uint16{109}, ssrc: nackSSRC1},
-		{name: "the layer's own cache", from: "n2", tag: tagOf(media.KindVideo, 0), conf: testConf, endpoint: alice,
+		{name: "the layer's own cache", from: "n2", tag: tagOf(media.SourceCamera, 0), conf: testConf, endpoint: alice,
 			payload: func(t *testing.T) []byte { return marshalRTCP(t, nack(102, 501)) },
 			resent:  []uint16{501}, ssrc: nackSSRC0},
 		{name: "no longer cached", from: "n2", tag: video1, conf: testConf, endpoint: alice,
 			payload: func(t *testing.T) []byte { return marshalRTCP(t, nack(99, 300)) }},
-		{name: "a layer never received", from: "n2", tag: tagOf(media.KindVideo, 2), conf: testConf, endpoint: alice,
+		{name: "a layer never received", from: "n2", tag: tagOf(media.SourceCamera, 2), conf: testConf, endpoint: alice,
 			payload: func(t *testing.T) []byte { return marshalRTCP(t, nack(102)) }},
 		{name: "not a NACK", from: "n2", tag: video1, conf: testConf, endpoint: alice,
 			payload: func(t *testing.T) []byte { return marshalRTCP(t, &rtcp.PictureLossIndication{MediaSSRC: nackSSRC1}) }},
@@ -300,7 +300,7 @@ func TestNACKResendsFromCache(t *testing.T) {
 func TestNACKAfterUnpublish(t *testing.T) {
 	b := newNackBed(t)
 	b.p.Unpublish(testConf, alice)
-	b.p.onRelay(b.n2, &relay.Packet{Type: relay.TypeRTCP, Layer: tagOf(media.KindVideo, 1), Conference: testConf,
+	b.p.onRelay(b.n2, &relay.Packet{Type: relay.TypeRTCP, Layer: tagOf(media.SourceCamera, 1), Conference: testConf,
 		Endpoint: alice, Payload: marshalRTCP(t, nack(102))})
 	if got := b.tr.allOf(relay.TypeRTP); len(got) != 0 {
 		t.Fatalf("resent %d packets of an unpublished track", len(got))

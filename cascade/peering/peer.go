@@ -41,7 +41,7 @@ type peerConf struct {
 
 type wantKey struct {
 	publisher string
-	kind      media.Kind
+	source    media.Source
 }
 
 func (pr *peer) rttMs() float64 { return float64(pr.rttNs.Load()) / 1e6 }

@@ -55,6 +55,8 @@ type Host interface {
 	// or ended.
 	Published(conf string, r *Remote, up *media.UpTrack)
 	Unpublished(conf string, r *Remote, up *media.UpTrack)
+	// Updated tells conf that r's State changed.
+	Updated(conf string, r *Remote)
 	// Deliver hands r's endpoint message to one local participant (to) or
 	// all ("").
 	Deliver(conf string, r *Remote, to string, payload json.RawMessage)
@@ -114,8 +116,8 @@ type Peering struct {
 	// node; read on every relayed packet.
 	remotes map[string]map[string]*Remote
 	// outs are this node's published tracks as relayed, by conference,
-	// then endpoint, then kind.
-	outs map[string]map[string]map[media.Kind]*Outbound
+	// then endpoint, then source.
+	outs map[string]map[string]map[media.Source]*Outbound
 	// wants are the layers of remote tracks this node needs, by conference,
 	// as the node last set them.
 	wants map[string][]control.Want
@@ -149,7 +151,7 @@ func newPeering(cfg Config, host Host) *Peering {
 		self:      relay.NodeIDFromName(cfg.Self),
 		peers:     make(map[relay.NodeID]*peer),
 		remotes:   make(map[string]map[string]*Remote),
-		outs:      make(map[string]map[string]map[media.Kind]*Outbound),
+		outs:      make(map[string]map[string]map[media.Source]*Outbound),
 		wants:     make(map[string][]control.Want),
 		controlIn: make(chan controlIn, 1024),
 		kick:      make(chan struct{}, 1),

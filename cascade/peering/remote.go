@@ -28,18 +28,31 @@ type Remote struct {
 	peer             *peer
 	joined           time.Time
 
-	audio, video atomic.Pointer[media.UpTrack]
-	level        atomic.Pointer[func(level uint8, voice bool, at time.Time)]
+	tracks [len(media.Sources)]atomic.Pointer[media.UpTrack] // by Source.Index
+	level  atomic.Pointer[func(level uint8, voice bool, at time.Time)]
 
 	mu       sync.Mutex // guards the fields below
 	rttMs    float64
 	measured map[string]float64
 	muted    bool
+	state    State
 
 	repMu    sync.Mutex // guards trackers, ssrcs and wanted
 	trackers [numTags]repair.Tracker
 	ssrcs    [numTags]uint32
-	wanted   media.LayerSet // video layers this node asks for, as last set
+	wanted   [len(media.Sources)]media.LayerSet // video layers this node asks for, as last set
+}
+
+// State is what a participant turned off, shares or records, as its node says.
+type State struct {
+	MicOff, CameraOff, Sharing, Recording, Moderator bool
+}
+
+// State is the participant's state as its node last said.
+func (r *Remote) State() State {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.state
 }
 
 // ID is the participant's id (its node's id comes first).
@@ -87,8 +100,8 @@ func (r *Remote) AudioMuted() bool {
 // UpTracks are its tracks as this node receives them.
 func (r *Remote) UpTracks() []*media.UpTrack {
 	var out []*media.UpTrack
-	for _, u := range []*media.UpTrack{r.audio.Load(), r.video.Load()} {
-		if u != nil {
+	for i := range r.tracks {
+		if u := r.tracks[i].Load(); u != nil {
 			out = append(out, u)
 		}
 	}
@@ -103,14 +116,14 @@ func (r *Remote) OnAudioLevel(f func(level uint8, voice bool, at time.Time)) { r
 // stops asking for: the previous node skips a layer nobody here wants, and
 // the sequence numbers it skipped are not loss to repair. It is called
 // from one place, SetWants, and only when the wants changed.
-func (r *Remote) setWanted(want media.LayerSet) {
+func (r *Remote) setWanted(src media.Source, want media.LayerSet) {
 	r.repMu.Lock()
 	defer r.repMu.Unlock()
-	changed := want ^ r.wanted
-	r.wanted = want
+	changed := want ^ r.wanted[src.Index()]
+	r.wanted[src.Index()] = want
 	for layer := range media.MaxLayers {
 		if changed.Has(layer) {
-			r.trackers[tagOf(media.KindVideo, layer)].Reset()
+			r.trackers[tagOf(src, layer)].Reset()
 		}
 	}
 }
@@ -118,14 +131,11 @@ func (r *Remote) setWanted(want media.LayerSet) {
 // feed takes one relayed RTP packet: it notes gaps for hop-by-hop repair
 // and hands the packet to the track. Relay goroutine only.
 func (r *Remote) feed(tag relay.Layer, pkt *rtp.Packet, now time.Time) {
-	kind, layer, ok := trackOf(tag)
+	src, layer, ok := trackOf(tag)
 	if !ok {
 		return
 	}
-	up := r.audio.Load()
-	if kind == media.KindVideo {
-		up = r.video.Load()
-	}
+	up := r.tracks[src.Index()].Load()
 	if up == nil {
 		return
 	}
@@ -170,7 +180,7 @@ func (p *Peering) nackLoop() {
 		case now := <-t.C:
 			for _, r := range p.allRemotes() {
 				retry := max(time.Duration(r.peer.rttNs.Load())*5/4, 30*time.Millisecond)
-				for tag := relay.Layer(1); tag <= tagAudio; tag++ {
+				for tag := relay.Layer(1); int(tag) < numTags; tag++ {
 					r.repMu.Lock()
 					seqs = r.trackers[tag].Due(seqs[:0], now.UnixNano(), retry)
 					ssrc := r.ssrcs[tag]
@@ -223,8 +233,8 @@ func (p *Peering) applyState(pr *peer, conf string, m *control.Message) {
 		}
 		pc.heard = time.Now()
 		pc.wants = make(map[wantKey]media.LayerSet, len(m.Wants))
-		for _, w := range m.Wants {
-			pc.wants[wantKey{w.Publisher, w.Kind}] = w.Layers
+		for i := range m.Wants {
+			pc.wants[wantKey{m.Wants[i].Publisher, m.Wants[i].WantSource()}] = m.Wants[i].Layers
 		}
 	}
 	p.mu.Unlock()
@@ -247,7 +257,13 @@ func (p *Peering) applyState(pr *peer, conf string, m *control.Message) {
 		seen[mp.ID] = true
 		r.mu.Lock()
 		r.rttMs, r.measured = mp.RTTMs, mp.Measured
+		next := State{MicOff: mp.MicOff, CameraOff: mp.CameraOff, Sharing: mp.Sharing, Recording: mp.Recording, Moderator: mp.Moderator}
+		changed := next != r.state
+		r.state = next
 		r.mu.Unlock()
+		if changed {
+			p.host.Updated(conf, r)
+		}
 		p.syncTracks(r, mp.Tracks)
 	}
 	p.mu.RLock()
@@ -310,29 +326,30 @@ func (p *Peering) admitRemote(pr *peer, conf string, mp *control.Participant) (*
 
 // syncTracks starts the tracks r now publishes and ends those it stopped.
 func (p *Peering) syncTracks(r *Remote, tracks []control.Track) {
-	var have [2]bool
-	for _, t := range tracks {
-		slot, i := &r.video, 1
-		if t.Kind == media.KindAudio {
-			slot, i = &r.audio, 0
+	var have [len(media.Sources)]bool
+	for i := range tracks {
+		t := &tracks[i]
+		src := t.TrackSource()
+		if src == media.SourceMic {
 			r.mu.Lock()
 			r.muted = t.AudioMuted
 			r.mu.Unlock()
 		}
-		have[i] = true
+		have[src.Index()] = true
+		slot := &r.tracks[src.Index()]
 		up := slot.Load()
 		if up == nil {
-			up = p.newUpTrack(r, t)
+			up = p.newUpTrack(r, src, *t)
 			slot.Store(up)
-			advertise(up, t)
+			advertise(up, *t)
 			p.host.Published(r.conf, r, up)
 			continue
 		}
-		advertise(up, t)
+		advertise(up, *t)
 	}
-	for i, slot := range []*atomic.Pointer[media.UpTrack]{&r.audio, &r.video} {
+	for i := range r.tracks {
 		if !have[i] {
-			if up := slot.Swap(nil); up != nil {
+			if up := r.tracks[i].Swap(nil); up != nil {
 				p.host.Unpublished(r.conf, r, up)
 			}
 		}
@@ -353,11 +370,12 @@ func advertise(up *media.UpTrack, t control.Track) {
 }
 
 // newUpTrack makes the track a relayed participant publishes here.
-func (p *Peering) newUpTrack(r *Remote, t control.Track) *media.UpTrack {
+func (p *Peering) newUpTrack(r *Remote, src media.Source, t control.Track) *media.UpTrack {
 	kind := t.Kind
 	cfg := media.UpTrackConfig{
 		Publisher: r.id,
 		Kind:      kind,
+		Source:    src,
 		Codec: webrtc.RTPCodecParameters{
 			RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: t.MimeType, ClockRate: t.ClockRate,
 				Channels: t.Channels, SDPFmtpLine: t.Fmtp},
@@ -365,7 +383,7 @@ func (p *Peering) newUpTrack(r *Remote, t control.Track) *media.UpTrack {
 		},
 		Remote: true,
 		SendPLI: func(layer int, _ uint32) error {
-			p.requestKeyframe(r, kind, layer)
+			p.requestKeyframe(r, src, layer)
 			return nil
 		},
 		Observe: p.cfg.Observe,
@@ -383,8 +401,8 @@ func (p *Peering) newUpTrack(r *Remote, t control.Track) *media.UpTrack {
 }
 
 // requestKeyframe asks r's node for a keyframe of one layer.
-func (p *Peering) requestKeyframe(r *Remote, kind media.Kind, layer int) {
-	b, err := control.Encode(&control.Message{Type: control.TypeKeyframe, Publisher: r.id, Kind: kind, Layer: layer})
+func (p *Peering) requestKeyframe(r *Remote, src media.Source, layer int) {
+	b, err := control.Encode(&control.Message{Type: control.TypeKeyframe, Publisher: r.id, Kind: src.Kind(), Source: src, Layer: layer})
 	if err != nil {
 		return
 	}
@@ -433,8 +451,8 @@ func (p *Peering) DropConference(conf string) {
 	outs := p.outs[conf]
 	delete(p.outs, conf)
 	p.mu.Unlock()
-	for _, byKind := range outs {
-		for _, o := range byKind {
+	for _, bySource := range outs {
+		for _, o := range bySource {
 			o.up.RemoveSink(o)
 		}
 	}

@@ -161,7 +161,7 @@ func TestPeerGoneMembersLeave(t *testing.T) {
 // UpTrack, published again.
 func TestTrackComesBack(t *testing.T) {
 	b := newPeersBed(t)
-	old := b.p.remote(testConf, "n2-p12").video.Load()
+	old := b.p.remote(testConf, "n2-p12").tracks[media.SourceCamera.Index()].Load()
 	b.state(b.n2, stateMsg([]control.Participant{participant("n2-p11", audioTrack(), videoTrack()), participant("n2-p12")}))
 	b.state(b.n2, n2State())
 	un, pub := b.host.ops("unpublished"), b.host.ops("published")
@@ -264,7 +264,7 @@ func TestRelayedRTPOnlyFromOwner(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			b := newPeersBed(t)
 			sink := &recordSink{}
-			b.p.remote(testConf, "n2-p11").video.Load().AddSink(sink)
+			b.p.remote(testConf, "n2-p11").tracks[media.SourceCamera.Index()].Load().AddSink(sink)
 			payload := tc.payload
 			if payload == nil {
 				payload = marshalRTP(t, rtpPacket(77, 5))

@@ -23,19 +23,21 @@ func (p *Peering) SetWants(conf string, wants []control.Want) {
 		return
 	}
 	p.wants[conf] = wants
-	var video []*Remote
+	var remotes []*Remote
 	for _, r := range p.remotes[conf] {
-		video = append(video, r)
+		remotes = append(remotes, r)
 	}
 	p.mu.Unlock()
-	for _, r := range video {
-		var set media.LayerSet
-		for _, w := range wants {
-			if w.Publisher == r.id && w.Kind == media.KindVideo {
-				set = w.Layers
+	for _, r := range remotes {
+		for _, src := range []media.Source{media.SourceCamera, media.SourceScreen} {
+			var set media.LayerSet
+			for i := range wants {
+				if wants[i].Publisher == r.id && wants[i].WantSource() == src {
+					set = wants[i].Layers
+				}
 			}
+			r.setWanted(src, set)
 		}
-		r.setWanted(set)
 	}
 	p.Changed()
 }
@@ -49,7 +51,7 @@ func canonical(ws []control.Want) []control.Want {
 		}
 	}
 	slices.SortFunc(out, func(a, b control.Want) int {
-		return cmp.Or(cmp.Compare(a.Publisher, b.Publisher), cmp.Compare(a.Kind, b.Kind))
+		return cmp.Or(cmp.Compare(a.Publisher, b.Publisher), cmp.Compare(a.WantSource(), b.WantSource()))
 	})
 	return out
 }

@@ -5,42 +5,52 @@ import (
 	"github.com/switchyard/switchyard/media"
 )
 
-// Relay layer tags: video layer i travels as i+1, audio as tagAudio, so that
-// the relay can count bytes per layer and the receiving node knows which
-// layer of which track a packet is.
+// Relay layer tags name the track and layer a relayed packet carries, so
+// that the relay can count bytes per layer and the receiving node knows
+// where the packet goes: camera layer i travels as i+1, the microphone as
+// tagAudio, screen layer i as tagScreen+i.
 const (
-	tagAudio relay.Layer = media.MaxLayers + 1
-	numTags              = int(tagAudio) + 1
+	tagAudio  relay.Layer = media.MaxLayers + 1
+	tagScreen relay.Layer = tagAudio + 1
+	numTags               = int(tagScreen) + media.MaxLayers
 )
 
 // tagOf is the relay tag of one layer of a track.
-func tagOf(kind media.Kind, layer int) relay.Layer {
-	if kind == media.KindAudio {
+func tagOf(src media.Source, layer int) relay.Layer {
+	switch src {
+	case media.SourceMic:
 		return tagAudio
+	case media.SourceScreen:
+		return tagScreen + relay.Layer(layer)
 	}
 	return relay.Layer(layer + 1)
 }
 
-// trackOf reads a relay tag: the kind and layer it carries, ok false for a
-// tag no node sends.
-func trackOf(tag relay.Layer) (kind media.Kind, layer int, ok bool) {
+// trackOf reads a relay tag: the source and layer it carries, ok false for
+// a tag no node sends.
+func trackOf(tag relay.Layer) (src media.Source, layer int, ok bool) {
 	switch {
 	case tag == tagAudio:
-		return media.KindAudio, 0, true
+		return media.SourceMic, 0, true
 	case tag >= 1 && int(tag) <= media.MaxLayers:
-		return media.KindVideo, int(tag) - 1, true
+		return media.SourceCamera, int(tag) - 1, true
+	case tag >= tagScreen && int(tag) < numTags:
+		return media.SourceScreen, int(tag - tagScreen), true
 	}
 	return 0, 0, false
 }
 
-// tagName names a tag in snapshots: the layer's RID, or "audio".
+// tagName names a tag in snapshots: the layer's RID ("q", "h", "f"), "audio",
+// or the screen's layer ("screen-f").
 func tagName(tag relay.Layer) string {
-	kind, layer, ok := trackOf(tag)
+	src, layer, ok := trackOf(tag)
 	switch {
 	case !ok:
 		return ""
-	case kind == media.KindAudio:
+	case src == media.SourceMic:
 		return "audio"
+	case src == media.SourceScreen:
+		return "screen-" + media.RIDs[layer]
 	}
 	return media.RIDs[layer]
 }

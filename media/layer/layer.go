@@ -13,11 +13,25 @@ type Layer struct {
 // Request is one video subscription of the receiver.
 type Request struct {
 	Layers    []Layer
-	MaxHeight int  // largest height the receiver shows; 0 = tile hidden; -1 = no constraint
-	Cap       int  // operator cap: highest allowed layer index; -1 = none
-	Current   int  // layer being forwarded now, for hysteresis; -1 = none
-	Priority  bool // served before the others, e.g. the dominant speaker
+	MaxHeight int      // largest height the receiver shows; 0 = tile hidden; -1 = no constraint
+	Cap       int      // operator cap: highest allowed layer index; -1 = none
+	Current   int      // layer being forwarded now, for hysteresis; -1 = none
+	Priority  Priority // higher is served first
 }
+
+// Priority orders the requests of one receiver when bandwidth is scarce.
+type Priority uint8
+
+// Priorities, lowest first: a screen share's text must stay readable even
+// before the dominant speaker's face.
+const (
+	PriorityNormal  Priority = iota
+	PrioritySpeaker          // the dominant speaker's camera
+	PriorityScreen           // a screen share
+)
+
+// byPriority lists the priorities in the order they are served.
+var byPriority = [...]Priority{PriorityScreen, PrioritySpeaker, PriorityNormal}
 
 // Choice is the allocator's answer for one Request.
 type Choice struct {
@@ -71,7 +85,7 @@ const (
 // Allocate splits budget (bits/s towards the receiver) among reqs and writes
 // one Choice per Request to out, which must be as long as reqs.
 //
-// Every request first gets its lowest active layer, priority requests first,
+// Every request first gets its lowest active layer, higher priorities first,
 // as long as the budget covers it; a priority request gets it even when it
 // does not, provided there is any budget at all. Then the priority requests
 // are raised one layer at a time, round-robin, towards the layer they want,
@@ -84,7 +98,7 @@ func Allocate(budget int64, reqs []Request, out []Choice) {
 	}
 
 	// Base layers: priority requests, then the rest.
-	for _, prio := range [2]bool{true, false} {
+	for _, prio := range byPriority {
 		for i := range reqs {
 			r := &reqs[i]
 			if r.Priority != prio {
@@ -99,9 +113,9 @@ func Allocate(budget int64, reqs []Request, out []Choice) {
 			need := cost(r, lo)
 			switch {
 			case need <= budget:
-			case r.Priority && budget > 0:
-				// The dominant speaker's video is the one everyone
-				// looks at: send something even if it overshoots.
+			case r.Priority > PriorityNormal && budget > 0:
+				// A share or the dominant speaker's video is what
+				// everyone looks at: send something even if it overshoots.
 			default:
 				out[i].Reason = ReasonBandwidth
 				continue
@@ -112,7 +126,7 @@ func Allocate(budget int64, reqs []Request, out []Choice) {
 	}
 
 	// Upgrades, one step per request per round so that equals share.
-	for _, prio := range [2]bool{true, false} {
+	for _, prio := range byPriority {
 		for progress := true; progress; {
 			progress = false
 			for i := range reqs {

@@ -41,7 +41,8 @@ func req(ls []Layer) Request {
 func (r Request) maxHeight(h int) Request { r.MaxHeight = h; return r }
 func (r Request) capAt(c int) Request     { r.Cap = c; return r }
 func (r Request) current(c int) Request   { r.Current = c; return r }
-func (r Request) priority() Request       { r.Priority = true; return r }
+func (r Request) priority() Request       { r.Priority = PrioritySpeaker; return r }
+func (r Request) screen() Request         { r.Priority = PriorityScreen; return r }
 
 func margin(b int64) int64 { return b + b*upgradeMarginPct/100 }
 
@@ -177,6 +178,18 @@ func TestAllocateMany(t *testing.T) {
 			want:   []int{0, 2, 0},
 		},
 		{
+			name:   "a screen share is served before the dominant speaker",
+			budget: 2*margin(qRate) + 1,
+			reqs:   []Request{req(all).priority(), req(all), req(all).screen()},
+			want:   []int{0, -1, 0},
+		},
+		{
+			name:   "a screen share goes to f before the speaker leaves q",
+			budget: 2*qRate + margin(fRate),
+			reqs:   []Request{req(all).priority(), req(all).screen()},
+			want:   []int{0, 2},
+		},
+		{
 			name:   "round robin: both reach h before either reaches f",
 			budget: 2 * margin(hRate),
 			reqs:   []Request{req(all), req(all)},
@@ -256,7 +269,7 @@ func checkBudget(t *testing.T, budget int64, reqs []Request, out []Choice) {
 		}
 		b := reqs[i].Layers[c.Target].Bitrate
 		used += b
-		if reqs[i].Priority && c.Target == lowestActive(reqs[i].Layers) {
+		if reqs[i].Priority > PriorityNormal && c.Target == lowestActive(reqs[i].Layers) {
 			overshoot = max(overshoot, b)
 		}
 	}
@@ -332,7 +345,7 @@ func BenchmarkAllocate(b *testing.B) {
 					reqs[i].MaxHeight = 180
 				}
 			}
-			reqs[n/2].Priority = true
+			reqs[n/2].Priority = PrioritySpeaker
 			out := make([]Choice, n)
 			b.ReportAllocs()
 			for b.Loop() {

@@ -24,25 +24,29 @@ const (
 
 // Message types. Client to node: Join, Offer (once, the client's first),
 // Answer, Candidate, Constraints, Message, Leave, and a moderator's Kick and
-// Mute. Node to client: Joined,
+// Mute, PublishState, Share and Recording. Node to client: Joined,
 // Answer, Offer, Candidate, ParticipantJoined, ParticipantLeft,
-// DominantSpeaker, Message, Error, Redirect.
+// ParticipantUpdated, DominantSpeaker, Message, Error, Redirect.
 const (
-	TypeJoin              = "join"
-	TypeJoined            = "joined"
-	TypeOffer             = "offer"
-	TypeAnswer            = "answer"
-	TypeCandidate         = "candidate"
-	TypeConstraints       = "constraints"
-	TypeMessage           = "message"
-	TypeLeave             = "leave"
-	TypeParticipantJoined = "participant-joined"
-	TypeParticipantLeft   = "participant-left"
-	TypeDominantSpeaker   = "dominant-speaker"
-	TypeError             = "error"
-	TypeRedirect          = "redirect"
-	TypeKick              = "kick"
-	TypeMute              = "mute"
+	TypeJoin               = "join"
+	TypeJoined             = "joined"
+	TypeOffer              = "offer"
+	TypeAnswer             = "answer"
+	TypeCandidate          = "candidate"
+	TypeConstraints        = "constraints"
+	TypeMessage            = "message"
+	TypeLeave              = "leave"
+	TypeParticipantJoined  = "participant-joined"
+	TypeParticipantLeft    = "participant-left"
+	TypeDominantSpeaker    = "dominant-speaker"
+	TypeError              = "error"
+	TypeRedirect           = "redirect"
+	TypeKick               = "kick"
+	TypeMute               = "mute"
+	TypePublishState       = "publish-state"
+	TypeShare              = "share"
+	TypeRecording          = "recording"
+	TypeParticipantUpdated = "participant-updated"
 )
 
 // Participant describes a conference member to the others.
@@ -51,6 +55,19 @@ type Participant struct {
 	Name   string `json:"name"`
 	Region string `json:"region"`
 	Node   string `json:"node"`
+	// What the participant turned off, shares, records, may do.
+	MicOff    bool `json:"mic_off,omitempty"`
+	CameraOff bool `json:"camera_off,omitempty"`
+	Sharing   bool `json:"sharing,omitempty"`
+	Recording bool `json:"recording,omitempty"`
+	Moderator bool `json:"moderator,omitempty"`
+}
+
+// TrackInfo says whose track, and which source, an m-line of the node's
+// offer carries.
+type TrackInfo struct {
+	Publisher string `json:"publisher"`
+	Source    string `json:"source"`
 }
 
 // IceServer is one entry of RTCConfiguration.iceServers.
@@ -101,8 +118,18 @@ type Message struct {
 	// kick, mute (a moderator's actions on ID): Muted says mute or unmute.
 	Muted bool `json:"muted,omitempty"`
 
-	// offer, answer
-	SDP string `json:"sdp,omitempty"`
+	// offer, answer. The client's first offer names its publishing m-lines
+	// (mid -> "mic", "camera", "screen"); the node's offers say whose
+	// track each sending m-line carries.
+	SDP     string               `json:"sdp,omitempty"`
+	Sources map[string]string    `json:"sources,omitempty"`
+	Tracks  map[string]TrackInfo `json:"tracks,omitempty"`
+
+	// publish-state: the client turned its microphone or camera off (or on).
+	MicOff    bool `json:"mic_off,omitempty"`
+	CameraOff bool `json:"camera_off,omitempty"`
+	// share, recording: started (true) or stopped.
+	On bool `json:"on,omitempty"`
 
 	// candidate; a nil Candidate in a candidate message means end of candidates.
 	Candidate *Candidate `json:"candidate,omitempty"`
@@ -147,6 +174,7 @@ const (
 	CodeTimeout       = "timeout"
 	CodeUnauthorized  = "unauthorized" // a join token is required and missing
 	CodeForbidden     = "forbidden"    // the participant's grants do not allow it
+	CodeShareBusy     = "share-busy"   // another participant shares already
 )
 
 // MaxTokenLen bounds a join token.
@@ -198,7 +226,20 @@ func (m *Message) validate() error {
 		return text("region", m.Region, 0, MaxRegionLen)
 	case TypeKick, TypeMute:
 		return text("id", m.ID, 1, 96)
+	case TypePublishState, TypeShare, TypeRecording:
+		return nil
 	case TypeOffer, TypeAnswer:
+		if len(m.Sources) > 16 {
+			return errors.New("offer: more than 16 sources")
+		}
+		for mid, src := range m.Sources {
+			if err := text("sources mid", mid, 1, 32); err != nil {
+				return err
+			}
+			if src != "mic" && src != "camera" && src != "screen" {
+				return fmt.Errorf("offer: source %q is none of mic, camera, screen", truncate(src, 16))
+			}
+		}
 		if m.SDP == "" {
 			return fmt.Errorf("%s: sdp is empty", m.Type)
 		}

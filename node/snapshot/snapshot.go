@@ -16,6 +16,7 @@ const (
 	ReasonHidden      = "tile not shown"
 	ReasonAudio       = "audio"
 	ReasonMuted       = "muted by operator"
+	ReasonOff         = "turned off by its publisher"
 )
 
 // Snapshot is everything the node knows, taken at one instant.
@@ -125,6 +126,10 @@ type Participant struct {
 	Speaking           bool           `json:"speaking"`
 	AudioLevel         float64        `json:"audio_level"` // 0 (silence) .. 1 (loudest)
 	AudioMuted         bool           `json:"audio_muted"` // forwarding muted by an operator
+	MicOff             bool           `json:"mic_off"`     // the participant turned its microphone off
+	CameraOff          bool           `json:"camera_off"`  // ... its camera
+	Sharing            bool           `json:"sharing"`     // it shares its screen
+	Recording          bool           `json:"recording"`   // it records the meeting locally
 	LayerCap           string         `json:"layer_cap"`   // "" or the highest rid an operator allows
 	Audio              bool           `json:"audio"`       // publishes audio
 	Layers             []Layer        `json:"layers"`      // published video layers
@@ -146,6 +151,7 @@ type Subscription struct {
 	Publisher     string `json:"publisher"` // participant id
 	PublisherName string `json:"publisher_name"`
 	Kind          string `json:"kind"`      // "audio" or "video"
+	Source        string `json:"source"`    // "mic", "camera" or "screen"
 	Forwarded     string `json:"forwarded"` // rid being sent, "" when nothing is
 	Target        string `json:"target"`    // rid the selector wants
 	Reason        string `json:"reason"`

@@ -1,0 +1,166 @@
+package node_test
+
+import (
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/switchyard/switchyard/client"
+	"github.com/switchyard/switchyard/node"
+	"github.com/switchyard/switchyard/node/nodetest"
+	"github.com/switchyard/switchyard/node/signal"
+)
+
+func sharing(o *client.Options) { publishing(o); o.PublishScreen = true }
+
+// flowing reports whether count grows by more than min within d.
+func flowing(count func() uint64, d time.Duration, min uint64) bool {
+	before := count()
+	time.Sleep(d)
+	return count() > before+min
+}
+
+// A participant turns its microphone and camera off and on: the others stop
+// and resume receiving them, and everyone is told. Alice's client keeps
+// sending (SendRaw only tells the node), so what stops is the node's
+// forwarding.
+func TestMicAndCameraOff(t *testing.T) {
+	n := nodetest.Start(t, nil)
+	a := join(t, n, "state", "alice", publishing)
+	b := join(t, n, "state", "bob", nil)
+	receivesAt(t, 20*time.Second, b, a, 0)
+	audio := func() uint64 { return b.Received()[a.ID()].AudioPackets }
+	video := func() uint64 { return b.Received()[a.ID()].VideoPackets }
+
+	state := func(mic, cam bool) {
+		t.Helper()
+		if err := a.SendRaw(signal.Message{Type: signal.TypePublishState, MicOff: mic, CameraOff: cam}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	state(true, false)
+	waitFor(t, 5*time.Second, "bob to hear alice's mic is off", func() (bool, string) {
+		p := b.Participants()
+		for _, q := range p {
+			if q.ID == a.ID() {
+				return q.MicOff, fmt.Sprintf("%+v", q)
+			}
+		}
+		return false, "alice not listed"
+	})
+	if p, _ := findParticipant(n, "state", a.ID()); p == nil || !p.MicOff {
+		t.Fatalf("the API does not show alice's mic off: %+v", p)
+	}
+	time.Sleep(300 * time.Millisecond)
+	if flowing(audio, time.Second, 2) {
+		t.Fatal("bob still receives alice's audio with her mic off")
+	}
+	if !flowing(video, time.Second, 10) {
+		t.Fatal("bob's video from alice stopped with her mic")
+	}
+
+	state(false, true)
+	time.Sleep(500 * time.Millisecond)
+	if flowing(video, time.Second, 2) {
+		t.Fatal("bob still receives alice's video with her camera off")
+	}
+	if !flowing(audio, time.Second, 10) {
+		t.Fatal("bob's audio from alice did not come back")
+	}
+	p, _ := findParticipant(n, "state", b.ID())
+	for _, s := range p.Subs {
+		if s.Publisher == a.ID() && s.Source == "camera" && (s.Reason != "turned off by its publisher" || s.Forwarded != "") {
+			t.Fatalf("bob's subscription to alice's camera: %+v", s)
+		}
+	}
+
+	state(false, false)
+	receivesAt(t, 10*time.Second, b, a, 0)
+	// The client's own switch stops sending at the source too.
+	if err := a.SetPublishState(true, true); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(500 * time.Millisecond)
+	if flowing(audio, time.Second, 2) || flowing(video, time.Second, 2) {
+		t.Fatal("media still flows with alice's mic and camera off")
+	}
+}
+
+// A screen share reaches the others as a track of its own, one share at a
+// time; it ends cleanly.
+func TestScreenShare(t *testing.T) {
+	n := nodetest.Start(t, nil)
+	a := join(t, n, "share", "alice", sharing)
+	c := join(t, n, "share", "carol", sharing)
+	b := join(t, n, "share", "bob", func(o *client.Options) { o.MaxHeight = 180 })
+	receivesAt(t, 20*time.Second, b, a, 0)
+	if err := a.Share(true); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 10*time.Second, "bob to receive alice's screen", func() (bool, string) {
+		s := b.Received()[a.ID()]
+		return s.ScreenKeyframes > 0 && s.ScreenPackets > 30, fmt.Sprintf("screen %d pkts %dx%d, camera %dx%d",
+			s.ScreenPackets, s.ScreenWidth, s.ScreenHeight, s.Width, s.Height)
+	})
+	s := b.Received()[a.ID()]
+	if s.ScreenHeight <= s.Height {
+		t.Errorf("screen arrives at %dx%d, not above the camera tile's %dx%d", s.ScreenWidth, s.ScreenHeight, s.Width, s.Height)
+	}
+	if p, _ := findParticipant(n, "share", a.ID()); p == nil || !p.Sharing {
+		t.Fatalf("the API does not show alice sharing: %+v", p)
+	}
+	// A second share is refused while the first runs.
+	if err := c.Share(true); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 5*time.Second, "carol's share to be refused", func() (bool, string) {
+		m, ok := c.LastError()
+		return ok && m.Code == signal.CodeShareBusy, fmt.Sprintf("%+v", m)
+	})
+	_ = c.Share(false)
+	// Alice stops; her screen stops reaching bob.
+	if err := a.Share(false); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(500 * time.Millisecond)
+	screen := func() uint64 { return b.Received()[a.ID()].ScreenPackets }
+	if flowing(screen, time.Second, 2) {
+		t.Fatal("bob still receives alice's screen after she stopped sharing")
+	}
+	// Now carol may share.
+	if err := c.Share(true); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 10*time.Second, "bob to receive carol's screen", func() (bool, string) {
+		s := b.Received()[c.ID()]
+		return s.ScreenPackets > 30, fmt.Sprintf("screen %d pkts", s.ScreenPackets)
+	})
+}
+
+// State messages that make no sense are refused, and nothing is disturbed.
+func TestPublishStateBadInput(t *testing.T) {
+	n := nodetest.Start(t, func(c *node.Config) { c.MaxShares = 1 })
+	a := join(t, n, "bad", "alice", publishing) // no screen m-line
+	b := join(t, n, "bad", "bob", nil)          // publishes nothing
+	receivesAt(t, 20*time.Second, b, a, 0)
+	cases := []struct {
+		who  *client.Client
+		m    signal.Message
+		code string
+	}{
+		{b, signal.Message{Type: signal.TypePublishState, MicOff: true}, signal.CodeBadMessage},
+		{b, signal.Message{Type: signal.TypePublishState, CameraOff: true}, signal.CodeBadMessage},
+		{a, signal.Message{Type: signal.TypeShare, On: true}, signal.CodeProtocol},
+		{b, signal.Message{Type: signal.TypeShare, On: true}, signal.CodeProtocol},
+	}
+	for i, tc := range cases {
+		if err := tc.who.SendRaw(tc.m); err != nil {
+			t.Fatal(err)
+		}
+		waitFor(t, 5*time.Second, fmt.Sprintf("case %d refused with %s", i, tc.code), func() (bool, string) {
+			m, ok := tc.who.LastError()
+			return ok && m.Code == tc.code, fmt.Sprintf("%+v", m)
+		})
+	}
+	receivesAt(t, 10*time.Second, b, a, 0)
+}
