@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/switchyard/switchyard/client"
+	"github.com/switchyard/switchyard/linkemu"
 	"github.com/switchyard/switchyard/node"
 	"github.com/switchyard/switchyard/node/nodetest"
 	"github.com/switchyard/switchyard/node/signal"
@@ -163,4 +164,24 @@ func TestPublishStateBadInput(t *testing.T) {
 		})
 	}
 	receivesAt(t, 10*time.Second, b, a, 0)
+}
+
+// The jitter the node reports for a publisher is in milliseconds and close
+// to what its link adds (it was divided by the clock rate twice: ~0.0004).
+func TestJitterFigure(t *testing.T) {
+	n := nodetest.Start(t, nil)
+	link, err := linkemu.NewNet(linkemu.NetConfig{Seed: 7, Up: linkemu.Params{Delay: 20 * time.Millisecond, Jitter: 15 * time.Millisecond, Reorder: true}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := join(t, n, "jitter", "alice", func(o *client.Options) { publishing(o); o.Net = link })
+	b := join(t, n, "jitter", "bob", nil)
+	receivesAt(t, 20*time.Second, b, a, 0)
+	waitFor(t, 10*time.Second, "a jitter figure in milliseconds", func() (bool, string) {
+		p, _ := findParticipant(n, "jitter", a.ID())
+		if p == nil {
+			return false, "alice not listed"
+		}
+		return p.JitterMs > 1 && p.JitterMs < 60, fmt.Sprintf("jitter %.4f ms", p.JitterMs)
+	})
 }

@@ -234,7 +234,7 @@ func (p *Participant) linkStats() (rttMs, lossDownPct, jitterMs float64) {
 	for _, u := range p.upTracks() {
 		for _, l := range u.Layers() {
 			if st := g.Get(l.SSRC); st != nil && st.InboundRTPStreamStats.Jitter > 0 {
-				jitterMs = max(jitterMs, st.InboundRTPStreamStats.Jitter*1000/float64(u.Codec().ClockRate))
+				jitterMs = max(jitterMs, st.InboundRTPStreamStats.Jitter*1000) // pion keeps it in seconds
 			}
 		}
 	}
