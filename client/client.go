@@ -75,6 +75,7 @@ type Client struct {
 	nodeID       string
 	fallback     []string // other nodes to rejoin through, from joined
 	grants       signal.Grants
+	stopping     string // the reason of the node's node-stopping message
 	redirects    int    // redirects followed while joining
 	movedTo      string // a redirect received after joining (node draining)
 	participants map[string]signal.Participant
@@ -529,6 +530,14 @@ func (c *Client) SetPublishState(micOff, cameraOff bool) error {
 	c.pub.micOff.Store(micOff)
 	c.pub.cameraOff.Store(cameraOff)
 	return c.send(signal.Message{Type: signal.TypePublishState, MicOff: micOff, CameraOff: cameraOff})
+}
+
+// Stopping is the reason the node gave when it said it is stopping, "" if it
+// did not.
+func (c *Client) Stopping() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.stopping
 }
 
 // SendRaw sends any signaling message, for tests of the node's refusals.

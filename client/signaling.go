@@ -107,6 +107,10 @@ func (c *Client) handle(m signal.Message) error {
 			c.mu.Unlock()
 			c.sendConstraints()
 		}
+	case signal.TypeNodeStopping:
+		c.mu.Lock()
+		c.stopping = m.Reason
+		c.mu.Unlock()
 	case signal.TypeParticipantUpdated:
 		if m.Participant != nil {
 			c.mu.Lock()

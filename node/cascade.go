@@ -260,22 +260,32 @@ func (rm *remoteMember) snapshot(members []member) snapshot.Participant {
 
 // Drain stops admitting participants and asks those present to move to
 // another node (chosen as for a new participant); it returns when none is
-// left or ctx ends. Without a cascade, participants are told the node is
-// going away and left to leave.
+// left or ctx ends. With no node to move anyone to (no cascade, or no live
+// peer), participants are told the node is stopping (node-stopping) and it
+// returns within about 2 s.
 func (n *Node) Drain(ctx context.Context) error {
 	if err := n.SetDraining(true); err != nil {
 		return err
 	}
+	moved := 0
 	for _, c := range n.conferenceList() {
 		for _, p := range c.locals() {
-			msg := signal.Message{Type: signal.TypeError, Code: signal.CodeDraining, Reason: "this node is shutting down"}
+			msg := signal.Message{Type: signal.TypeNodeStopping, Reason: "this node is shutting down"}
 			if n.peers != nil {
 				if target, _ := n.choose(p.region, c.name, true); target != "" {
 					msg = signal.Message{Type: signal.TypeRedirect, URL: peering.WebSocketURL(target) + "?redirected=1", Reason: "node draining"}
+					moved++
 				}
 			}
 			p.send(msg)
 		}
+	}
+	if moved == 0 {
+		// Nowhere to send anyone: they were told; give the messages a
+		// moment to leave, then stop instead of waiting for the timeout.
+		grace, cancel := context.WithTimeout(ctx, 2*time.Second)
+		defer cancel()
+		ctx = grace
 	}
 	t := time.NewTicker(100 * time.Millisecond)
 	defer t.Stop()
@@ -289,6 +299,10 @@ func (n *Node) Drain(ctx context.Context) error {
 		}
 		select {
 		case <-ctx.Done():
+			if moved == 0 {
+				n.log.Info("stopping: no other node to move participants to", "participants", left)
+				return nil
+			}
 			n.log.Warn("drain timed out", "participants", left)
 			return fmt.Errorf("node: drain: %d participants still here: %w", left, ctx.Err())
 		case <-t.C:

@@ -1,6 +1,7 @@
 package node_test
 
 import (
+	"context"
 	"fmt"
 	"testing"
 	"time"
@@ -183,5 +184,25 @@ func TestJitterFigure(t *testing.T) {
 			return false, "alice not listed"
 		}
 		return p.JitterMs > 1 && p.JitterMs < 60, fmt.Sprintf("jitter %.4f ms", p.JitterMs)
+	})
+}
+
+// A lone node asked to stop tells its participants and stops within a few
+// seconds instead of waiting out the drain timeout with nowhere to send
+// anyone.
+func TestLoneNodeStopsPromptly(t *testing.T) {
+	n := nodetest.Start(t, nil)
+	a := join(t, n, "bye", "alice", publishing)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	start := time.Now()
+	if err := n.Drain(ctx); err != nil {
+		t.Fatalf("drain: %v", err)
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Fatalf("a lone node took %v to drain, with a 60 s timeout", d)
+	}
+	waitFor(t, 2*time.Second, "alice to be told the node stops", func() (bool, string) {
+		return a.Stopping() != "", a.Stopping()
 	})
 }

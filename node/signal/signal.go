@@ -26,7 +26,7 @@ const (
 // Answer, Candidate, Constraints, Message, Leave, and a moderator's Kick and
 // Mute, PublishState, Share and Recording. Node to client: Joined,
 // Answer, Offer, Candidate, ParticipantJoined, ParticipantLeft,
-// ParticipantUpdated, DominantSpeaker, Message, Error, Redirect.
+// ParticipantUpdated, DominantSpeaker, Message, Error, Redirect, NodeStopping.
 const (
 	TypeJoin               = "join"
 	TypeJoined             = "joined"
@@ -47,6 +47,7 @@ const (
 	TypeShare              = "share"
 	TypeRecording          = "recording"
 	TypeParticipantUpdated = "participant-updated"
+	TypeNodeStopping       = "node-stopping"
 )
 
 // Participant describes a conference member to the others.
