@@ -379,6 +379,7 @@ func runNode(cfg node.Config, v *viper.Viper, headless bool, stderr io.Writer) e
 		fmt.Fprintf(stderr, "switchyard: node %s (%s) serving %s/r/demo?name=you\n", n.ID(), cfg.Region, n.URL())
 	}
 	opts := console.Options{Refresh: 250 * time.Millisecond, Logs: logs, Viewer: "local", Logger: logger}
+	sshErr := make(chan error, 1)
 	if v.GetBool("console.ssh.enabled") {
 		sshCfg := console.SSHConfig{
 			Addr:               v.GetString("console.ssh.addr"),
@@ -386,8 +387,12 @@ func runNode(cfg node.Config, v *viper.Viper, headless bool, stderr io.Writer) e
 			AuthorizedKeysPath: v.GetString("console.ssh.authorized_keys"),
 		}
 		go func() {
-			if err := console.ServeSSH(ctx, sshCfg, n, n, opts); err != nil {
-				logger.Error("ssh console stopped", "err", err)
+			// The operator asked for the SSH console: a node that cannot
+			// serve it (port taken, no authorized_keys) stops rather
+			// than run on without it.
+			if err := console.ServeSSH(ctx, sshCfg, n, n, opts); err != nil && ctx.Err() == nil {
+				sshErr <- fmt.Errorf("ssh console (console.ssh.*): %w", err)
+				stop()
 			}
 		}()
 	}
@@ -395,10 +400,15 @@ func runNode(cfg node.Config, v *viper.Viper, headless bool, stderr io.Writer) e
 		if err := console.Run(ctx, n, n, opts); err != nil {
 			return fmt.Errorf("console: %w", err)
 		}
+	} else {
+		<-ctx.Done()
+	}
+	select {
+	case err := <-sshErr:
+		return err
+	default:
 		return nil
 	}
-	<-ctx.Done()
-	return nil
 }
 
 // levelFilter drops records below a level before they reach h.

@@ -102,20 +102,14 @@ func ServeSSH(ctx context.Context, cfg SSHConfig, src Source, act Actions, opts 
 			case err != nil:
 				log.Error("console ssh: cannot read authorized keys; refusing", append(attrs, "err", err)...)
 			case !ok:
-				log.Warn("console ssh: refused unknown key", attrs...)
+				log.Warn("console ssh: refused unknown key", append(attrs,
+					"why", "not in "+cfg.AuthorizedKeysPath)...)
 			}
 			return ok
 		}),
-		// Handlers that always refuse, so that these attempts are logged
-		// rather than silently skipped.
-		wish.WithPasswordAuth(func(sctx ssh.Context, _ string) bool {
-			log.Warn("console ssh: refused password login", "user", sctx.User(), "remote", sctx.RemoteAddr().String())
-			return false
-		}),
-		wish.WithKeyboardInteractiveAuth(func(sctx ssh.Context, _ gossh.KeyboardInteractiveChallenge) bool {
-			log.Warn("console ssh: refused keyboard-interactive login", "user", sctx.User(), "remote", sctx.RemoteAddr().String())
-			return false
-		}),
+		// No password or keyboard-interactive handlers: only public keys
+		// are offered, so a client is not asked for a password that could
+		// never succeed.
 		// Middlewares run last to first: sessionLog wraps the program.
 		wish.WithMiddleware(
 			bm.MiddlewareWithProgramHandler(handler, termenv.Ascii),
