@@ -93,8 +93,8 @@ func loadConfig(args []string, stderr io.Writer) (*viper.Viper, bool, error) {
 		"http.tls_key":                   "",
 		"http.acme_domains":              []string{},
 		"http.acme_email":                "",
-		"http.acme_directory":            "https://acme-v02.api.letsencrypt.org/directory",
-		"http.acme_cache":                "acme-cache",
+		"http.acme_directory":            "",
+		"http.acme_cache":                "",
 		"http.redirect_addr":             "",
 		"http.api_key":                   "",
 		"http.admin_addr":                "",
@@ -233,7 +233,7 @@ func nodeConfig(v *viper.Viper) (node.Config, error) {
 		TLS: certs.Config{
 			CertFile: v.GetString("http.tls_cert"), KeyFile: v.GetString("http.tls_key"),
 			ACMEDomains: v.GetStringSlice("http.acme_domains"), ACMEEmail: v.GetString("http.acme_email"),
-			ACMEDirectory: v.GetString("http.acme_directory"), CacheDir: v.GetString("http.acme_cache"),
+			ACMEDirectory: v.GetString("http.acme_directory"), CacheDir: acmeCache(v),
 		},
 		RedirectAddr: v.GetString("http.redirect_addr"),
 		APIKey:       v.GetString("http.api_key"),
@@ -265,6 +265,16 @@ func nodeConfig(v *viper.Viper) (node.Config, error) {
 			Links:         links,
 		},
 	}, nil
+}
+
+// acmeCache is http.acme_cache, "acme-cache" when ACME is on and it is
+// unset (certificates must outlive restarts, or Let's Encrypt's rate limits
+// bite).
+func acmeCache(v *viper.Viper) string {
+	if dir := v.GetString("http.acme_cache"); dir != "" || len(v.GetStringSlice("http.acme_domains")) == 0 {
+		return dir
+	}
+	return "acme-cache"
 }
 
 // authRequired is auth.required when set; unset, the node decides from its

@@ -239,7 +239,7 @@ func (c *Config) validate() ([]netip.Prefix, error) {
 	if c.InitialBitrate <= 0 || c.MaxBitrate < c.InitialBitrate {
 		return nil, fmt.Errorf("config: need 0 < initial_bitrate <= max_bitrate")
 	}
-	if err := c.Cascade.validate(); err != nil {
+	if err := c.Cascade.validate(c.HTTPAddr); err != nil {
 		return nil, err
 	}
 	if err := c.validateAccess(); err != nil {
@@ -298,6 +298,9 @@ func (c *Config) validateAccess() error {
 	if c.Auth.Skew < 0 || c.Auth.Skew > 10*time.Minute {
 		return fmt.Errorf("config: auth.skew %s must be within [0, 10m]", c.Auth.Skew)
 	}
+	if c.TURN.Secret == "" && (c.TURN.UDPAddr != "" || c.TURN.TCPAddr != "" || c.TURN.TLSAddr != "") {
+		return errors.New("config: turn.udp_addr/tcp_addr/tls_addr are set but turn.secret is not (SWITCHYARD_TURN_SECRET): the TURN server would not start")
+	}
 	if c.TURN.Enabled() {
 		if len(c.TURN.Secret) < 16 {
 			return errors.New("config: turn.secret must be at least 16 bytes")
@@ -312,7 +315,17 @@ func (c *Config) validateAccess() error {
 	return nil
 }
 
-func (c *CascadeConfig) validate() error {
+// concreteHost reports whether host:port names one host (not a wildcard).
+func concreteHost(hostport string) bool {
+	host, _, err := net.SplitHostPort(hostport)
+	if err != nil || host == "" {
+		return false
+	}
+	ip := net.ParseIP(host)
+	return ip == nil || !ip.IsUnspecified()
+}
+
+func (c *CascadeConfig) validate(httpAddr string) error {
 	if !c.Enabled {
 		return nil
 	}
@@ -341,6 +354,9 @@ func (c *CascadeConfig) validate() error {
 	}
 	if c.DrainTimeout <= 0 {
 		return fmt.Errorf("config: cascade.drain_timeout %s must be positive", c.DrainTimeout)
+	}
+	if c.SignalURL == "" && !concreteHost(httpAddr) {
+		return fmt.Errorf("config: http.addr %q has no host other nodes could send clients to: set cascade.signal_url (e.g. https://eu.example.org)", httpAddr)
 	}
 	return nil
 }

@@ -6,6 +6,7 @@ import (
 )
 
 func TestCascadeConfigValidate(t *testing.T) {
+	var httpAddr string
 	tests := []struct {
 		name   string
 		mutate func(*CascadeConfig)
@@ -19,13 +20,16 @@ func TestCascadeConfigValidate(t *testing.T) {
 		{"wildcard relay with advertise", func(c *CascadeConfig) { c.RelayAddr = ":4096"; c.AdvertiseIP = "10.0.0.2" }, ""},
 		{"bad advertise", func(c *CascadeConfig) { c.AdvertiseIP = "nope" }, "not an IP"},
 		{"overload out of range", func(c *CascadeConfig) { c.Overload = 1.5 }, "overload"},
+		{"wildcard http without signal_url", func(c *CascadeConfig) { httpAddr = ":443" }, "signal_url"},
+		{"wildcard http with signal_url", func(c *CascadeConfig) { httpAddr = "0.0.0.0:443"; c.SignalURL = "https://eu.example.org" }, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			c := DefaultConfig().Cascade
 			c.Enabled, c.Secret = true, "0123456789abcdef"
+			httpAddr = "127.0.0.1:8080"
 			tt.mutate(&c)
-			err := c.validate()
+			err := c.validate(httpAddr)
 			switch {
 			case tt.err == "" && err != nil:
 				t.Fatalf("unexpected error: %v", err)

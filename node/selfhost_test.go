@@ -263,8 +263,12 @@ func TestPublicNodeNeedsAuth(t *testing.T) {
 		t.Fatalf("public open node, explicitly allowed: %v", err)
 	}
 	cfg = node.DefaultConfig()
-	if !cfg.Public() == false || cfg.AuthRequired() {
+	if cfg.Public() || cfg.AuthRequired() {
 		t.Fatal("the default loopback node must need no token")
+	}
+	cfg.TURN.TCPAddr = "127.0.0.1:3478"
+	if _, err := node.New(cfg, nil); err == nil || !strings.Contains(err.Error(), "turn.secret") {
+		t.Fatalf("TURN addresses without a secret: %v", err)
 	}
 }
 
