@@ -3,6 +3,7 @@ package web
 import (
 	"encoding/json"
 	"io/fs"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -10,6 +11,7 @@ import (
 	"path"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -252,37 +254,80 @@ globalThis.setTimeout = (fn, ms, ...a) => realSetTimeout(fn, Math.min(ms ?? 0, 5
 const elements = new Map();
 function el(tag = 'div') {
   const e = {
-    tagName: tag, children: [], dataset: {}, style: {}, hidden: false, textContent: '', title: '',
+    tagName: tag, children: [], dataset: {}, style: {}, hidden: false, title: '',
+    // Setting text replaces the children, as in a browser.
+    text: '', get textContent() { return this.text; }, set textContent(v) { this.text = String(v); this.children = []; },
     isConnected: true, clientHeight: 360, srcObject: null, value: '',
+    attrs: {}, listeners: {},
     classList: {
       s: new Set(),
       toggle(c, on) { (on ?? !this.s.has(c)) ? this.s.add(c) : this.s.delete(c); },
-      add(c) { this.s.add(c); }, contains(c) { return this.s.has(c); },
+      add(c) { this.s.add(c); }, remove(c) { this.s.delete(c); }, contains(c) { return this.s.has(c); },
     },
-    append(...xs) { this.children.push(...xs); }, remove() {}, focus() {},
+    append(...xs) { this.children.push(...xs); }, remove() {}, focus() {}, click() { this.clicked = true; },
+    setAttribute(k, v) { this.attrs[k] = String(v); },
+    addEventListener(type, fn) { (this.listeners[type] ||= []).push(fn); },
     getClientRects() { return [1]; }, play() { return Promise.resolve(); },
   };
   return e;
 }
+export const created = [];
 globalThis.document = {
-  title: '',
+  title: '', activeElement: null, body: el('body'),
   getElementById(id) { if (!elements.has(id)) elements.set(id, el()); return elements.get(id); },
-  createElement: el, createTextNode: (t) => ({ text: t }),
+  createElement(tag) { const e = el(tag); created.push(e); return e; }, createTextNode: (t) => ({ text: t }),
+  listeners: {}, addEventListener(type, fn) { (this.listeners[type] ||= []).push(fn); },
 };
 globalThis.location = { pathname: '/r/demo', search: '?name=ann', host: 'a', protocol: 'http:' };
 globalThis.window = { location: globalThis.location, devicePixelRatio: 1, addEventListener() {} };
 globalThis.localStorage = { getItem: () => null, setItem() {} };
 globalThis.ResizeObserver = class { observe() {} unobserve() {} };
-globalThis.MediaStream = class { constructor(t) { this.tracks = t; } };
+globalThis.MediaStream = class {
+  constructor(t = []) { this.tracks = [...t]; }
+  getTracks() { return this.tracks; }
+  getAudioTracks() { return this.tracks.filter((t) => t.kind === 'audio'); }
+  getVideoTracks() { return this.tracks.filter((t) => t.kind === 'video'); }
+  addTrack(t) { this.tracks.push(t); } removeTrack(t) { this.tracks = this.tracks.filter((x) => x !== t); }
+};
 export const tracks = [{ kind: 'audio', stopped: false, stop() { this.stopped = true; } }];
 Object.defineProperty(globalThis, 'navigator', { value: { userAgent: 'node', mediaDevices: {
   getUserMedia: async () => ({ getTracks: () => tracks, getAudioTracks: () => tracks, getVideoTracks: () => [] }),
 } } });
+// Transceivers get mids at setLocalDescription, as in a browser. A node
+// offer's sdp is, here, JSON: [{mid, kind, dir}] for its m-lines.
+function transceiver(trackOrKind, init = {}) {
+  const kind = typeof trackOrKind === 'string' ? trackOrKind : trackOrKind.kind;
+  return {
+    mid: null, kind, direction: init.direction, currentDirection: null, stopped: false, init,
+    sender: {
+      track: typeof trackOrKind === 'string' ? null : trackOrKind, replaced: [], params: null,
+      async replaceTrack(t) { this.track = t; this.replaced.push(t); },
+      getParameters() { return { encodings: [{}] }; }, async setParameters(p) { this.params = p; },
+    },
+    receiver: { track: { kind, id: kind + '-r', muted: false }, async getStats() { return new Map(); } },
+  };
+}
 globalThis.RTCPeerConnection = class {
-  constructor() { this.closed = false; pcs.push(this); }
-  addTransceiver() {} getTransceivers() { return []; }
+  constructor() { this.closed = false; this.ts = []; pcs.push(this); }
+  addTransceiver(x, init) { const t = transceiver(x, init); this.ts.push(t); return t; }
+  getTransceivers() { return this.ts; }
   async createOffer() { return { type: 'offer', sdp: 'v=0' }; }
-  async setLocalDescription(d) { this.localDescription = d; }
+  async createAnswer() { return { type: 'answer', sdp: 'v=0' }; }
+  async setLocalDescription(d) {
+    this.ts.forEach((t, i) => { if (t.mid == null) t.mid = String(i); });
+    if (d.type === 'answer') for (const t of this.ts) t.currentDirection = t.pending ?? t.currentDirection;
+    this.localDescription = d;
+  }
+  async setRemoteDescription(d) {
+    this.remoteDescription = d;
+    if (d.type === 'answer') { for (const t of this.ts) t.currentDirection = t.direction; return; }
+    for (const m of JSON.parse(d.sdp)) {
+      let t = this.ts.find((x) => x.mid === m.mid);
+      if (!t) { t = transceiver(m.kind, { direction: 'recvonly' }); t.mid = m.mid; this.ts.push(t); }
+      t.pending = m.dir;
+    }
+  }
+  async addIceCandidate() {}
   close() { this.closed = true; }
 };
 export const sockets = [];
@@ -391,4 +436,74 @@ func needNode(t *testing.T, why string) string {
 		t.Skip(why)
 	}
 	return bin
+}
+
+// clientDir copies the client's modules, the fake page and a package.json
+// (so node reads .js files as ES modules) into a temporary directory.
+func clientDir(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	files, _ := fs.Glob(static, "static/*.js")
+	for _, f := range files {
+		src, err := fs.ReadFile(static, f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, path.Base(f)), src, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	extra := map[string]string{"harness.mjs": fakePage, "package.json": `{"type":"module"}`, "assert.mjs": assertJS}
+	for name, body := range extra {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
+
+// runScripts runs each script under node in dir; each must print "ok".
+func runScripts(t *testing.T, nodeBin, dir string, scripts map[string]string) {
+	t.Helper()
+	for _, name := range slices.Sorted(maps.Keys(scripts)) {
+		t.Run(name, func(t *testing.T) {
+			p := filepath.Join(dir, strings.ReplaceAll(name, " ", "_")+".mjs")
+			if err := os.WriteFile(p, []byte(scripts[name]), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			out, err := exec.Command(nodeBin, p).CombinedOutput()
+			if err != nil || strings.TrimSpace(string(out)) != "ok" {
+				t.Fatalf("%v\n%s", err, out)
+			}
+		})
+	}
+}
+
+// assertJS is the scripts' one assertion: deep equality through JSON.
+const assertJS = `export function eq(got, want, what) {
+  const g = JSON.stringify(got instanceof Map ? Object.fromEntries(got) : got);
+  const w = JSON.stringify(want instanceof Map ? Object.fromEntries(want) : want);
+  if (g !== w) throw new Error(what + ':\n  got  ' + g + '\n  want ' + w);
+}
+`
+
+// TestClientScripts runs testdata/*.mjs under node beside the client's
+// modules: table tests of the pure parts (the m-line mapping, layout and
+// constraint heights, the participant reducer, the recorder's choices,
+// shortcuts, the connection indicator) and call flows against the fake page.
+func TestClientScripts(t *testing.T) {
+	nodeBin := needNode(t, "node (JavaScript) not installed; client scripts not run")
+	files, err := filepath.Glob(filepath.Join("testdata", "*.mjs"))
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no testdata/*.mjs (%v)", err)
+	}
+	scripts := make(map[string]string)
+	for _, f := range files {
+		src, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		scripts[strings.TrimSuffix(filepath.Base(f), ".mjs")] = string(src)
+	}
+	runScripts(t, nodeBin, clientDir(t), scripts)
 }

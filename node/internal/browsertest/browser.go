@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -77,30 +78,20 @@ type Browser struct {
 // not installed, unless SWITCHYARD_REQUIRE_BROWSERS=1.
 func Chromium(t testing.TB, url string) *Browser {
 	t.Helper()
-	bin := lookBrowser(t, "chromium")
-	profile := t.TempDir()
-	args := append(append([]string{}, chromiumFlags...), "--user-data-dir="+profile, url)
-	return start(t, "chromium", exec.Command(bin, args...))
+	return Options{}.Chromium(t, url)
 }
 
 // Firefox starts headless Firefox ESR on url with a fresh profile. It skips
 // the test when firefox-esr is not installed, unless SWITCHYARD_REQUIRE_BROWSERS=1.
 func Firefox(t testing.TB, url string) *Browser {
 	t.Helper()
-	bin := lookBrowser(t, "firefox-esr")
-	profile := t.TempDir()
-	if err := os.WriteFile(filepath.Join(profile, "user.js"), []byte(userJS()), 0o600); err != nil {
-		t.Fatalf("browsertest: write firefox prefs: %v", err)
-	}
-	cmd := exec.Command(bin, "--headless", "--no-remote", "--profile", profile, url)
-	cmd.Env = append(os.Environ(), "HOME="+profile, "MOZ_HEADLESS=1")
-	return start(t, "firefox", cmd)
+	return Options{}.Firefox(t, url)
 }
 
-func userJS() string {
+func userJS(prefs map[string]any) string {
 	var b strings.Builder
-	for _, k := range slices.Sorted(maps.Keys(firefoxPrefs)) {
-		v := firefoxPrefs[k]
+	for _, k := range slices.Sorted(maps.Keys(prefs)) {
+		v := prefs[k]
 		switch v := v.(type) {
 		case string:
 			fmt.Fprintf(&b, "user_pref(%q, %q);\n", k, v)
@@ -172,14 +163,56 @@ func (b *Browser) stop() {
 	pgid := b.cmd.Process.Pid
 	_ = syscall.Kill(-pgid, syscall.SIGKILL)
 	<-b.exited
-	// Helper processes die with the group signal but may take a moment to be
-	// reaped by init; wait (bounded) so the profile directory can be removed.
+	// Helper processes die with the group signal but may take a moment to
+	// exit; wait (bounded) so the profile directory can be removed. Zombies
+	// awaiting init's reaping hold no files, and here init reaps them only
+	// every second or two, so they do not count.
 	for i := 0; i < 100; i++ {
-		if err := syscall.Kill(-pgid, 0); err == syscall.ESRCH {
+		if err := syscall.Kill(-pgid, 0); err == syscall.ESRCH || !groupRunning(pgid) {
 			return
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+}
+
+// groupRunning reports whether a process of group pgid is still running
+// (not a zombie), from /proc; without /proc it assumes so.
+func groupRunning(pgid int) bool {
+	entries, err := os.ReadDir("/proc")
+	if err != nil {
+		return true
+	}
+	for _, e := range entries {
+		if e.Name()[0] < '0' || e.Name()[0] > '9' {
+			continue
+		}
+		stat, err := os.ReadFile(filepath.Join("/proc", e.Name(), "stat"))
+		if err != nil {
+			continue // exited meanwhile
+		}
+		if state, group, ok := parseStat(string(stat)); ok && group == pgid && state != 'Z' {
+			return true
+		}
+	}
+	return false
+}
+
+// parseStat reads the state and process group from /proc/PID/stat:
+// "pid (comm) state ppid pgrp ...", where comm may hold spaces and parentheses.
+func parseStat(stat string) (state byte, pgrp int, ok bool) {
+	i := strings.LastIndexByte(stat, ')')
+	if i < 0 {
+		return 0, 0, false
+	}
+	fields := strings.Fields(stat[i+1:])
+	if len(fields) < 3 || len(fields[0]) != 1 {
+		return 0, 0, false
+	}
+	pgrp, err := strconv.Atoi(fields[2])
+	if err != nil {
+		return 0, 0, false
+	}
+	return fields[0][0], pgrp, true
 }
 
 func tail(path string, n int64) string {

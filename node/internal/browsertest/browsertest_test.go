@@ -1,6 +1,10 @@
 package browsertest
 
 import (
+	"crypto/sha256"
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/hex"
 	"fmt"
 	"io"
 	"net/http"
@@ -134,7 +138,7 @@ func TestMissingBrowser(t *testing.T) {
 }
 
 func TestFirefoxPrefs(t *testing.T) {
-	js := userJS()
+	js := userJS(firefoxPrefs)
 	for _, want := range []string{
 		`user_pref("media.navigator.streams.fake", true);`,
 		`user_pref("media.peerconnection.ice.loopback", true);`,
@@ -193,5 +197,53 @@ func TestBrowsersGetDevicesAndReport(t *testing.T) {
 				return nil
 			}, b)
 		})
+	}
+}
+
+func TestParseStat(t *testing.T) {
+	tests := []struct {
+		stat  string
+		state byte
+		pgrp  int
+		ok    bool
+	}{
+		{"4242 (chromium) S 1 4242 4242 0 -1", 'S', 4242, true},
+		{"4243 (Web Content) Z 4242 4242 4242 0", 'Z', 4242, true},
+		{"4244 (a) b) (c) R 1 77 77 0", 'R', 77, true},
+		{"4245 (no close paren S 1 2", 0, 0, false},
+		{"4246 (short) S 1", 0, 0, false},
+		{"4247 (bad) S 1 x 0", 0, 0, false},
+	}
+	for _, tc := range tests {
+		state, pgrp, ok := parseStat(tc.stat)
+		if state != tc.state || pgrp != tc.pgrp || ok != tc.ok {
+			t.Errorf("parseStat(%q) = %c, %d, %v; want %c, %d, %v", tc.stat, state, pgrp, ok, tc.state, tc.pgrp, tc.ok)
+		}
+	}
+}
+
+func TestTrustCertificate(t *testing.T) {
+	cert := &x509.Certificate{Raw: []byte("certificate"), RawSubjectPublicKeyInfo: []byte("public key")}
+	spki := sha256.Sum256([]byte("public key"))
+	o := TrustCertificate(cert, "127.0.0.1:8443", "localhost:3478")
+	if want := "--ignore-certificate-errors-spki-list=" + base64.StdEncoding.EncodeToString(spki[:]); len(o.ChromiumFlags) != 1 || o.ChromiumFlags[0] != want {
+		t.Errorf("chromium flags %q, want [%s]", o.ChromiumFlags, want)
+	}
+	sum := sha256.Sum256([]byte("certificate"))
+	fp := strings.ToUpper(hex.EncodeToString(sum[:2])) // first bytes, colon-separated below
+	overrides := o.FirefoxFiles["cert_override.txt"]
+	for _, hp := range []string{"127.0.0.1:8443", "localhost:3478"} {
+		prefix := hp + ":\tOID.2.16.840.1.101.3.4.2.1\t" + fp[:2] + ":" + fp[2:4] + ":"
+		if !strings.Contains(overrides, "\n"+prefix) {
+			t.Errorf("cert_override.txt lacks a line starting %q:\n%s", prefix, overrides)
+		}
+	}
+	for _, line := range strings.Split(overrides, "\n") {
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		if f := strings.Split(line, "\t"); len(f) != 4 || len(f[2]) != 32*3-1 {
+			t.Errorf("override line %q: want host:port:, OID, a 32-byte fingerprint and an empty key", line)
+		}
 	}
 }

@@ -22,7 +22,8 @@ type Report struct {
 	UserAgent        string            `json:"userAgent"`
 	ID               string            `json:"id"`
 	Room             string            `json:"room"`
-	Time             float64           `json:"time"`
+	Time             float64           `json:"time"`      // ms since the epoch
+	SinceLoad        float64           `json:"sinceLoad"` // ms since the page's navigation started
 	Signaling        string            `json:"signaling"`
 	Connection       string            `json:"connection"`
 	ICE              string            `json:"ice"`
@@ -31,6 +32,7 @@ type Report struct {
 	Outbound         []Outbound        `json:"outbound"`
 	RemoteInbound    []RemoteInbound   `json:"remoteInbound"`
 	CandidatePairRTT *float64          `json:"candidatePairRtt"`
+	SelectedPair     *CandidatePair    `json:"selectedPair"`
 	Constraints      map[string]int    `json:"constraints"`
 	Errors           []string          `json:"errors"`
 }
@@ -44,12 +46,32 @@ type Remote struct {
 
 // VideoStats is the inbound-rtp video of one remote participant.
 type VideoStats struct {
-	FramesDecoded   int64 `json:"framesDecoded"`
-	FrameWidth      int   `json:"frameWidth"`
-	FrameHeight     int   `json:"frameHeight"`
-	PacketsLost     int64 `json:"packetsLost"`
-	PacketsReceived int64 `json:"packetsReceived"`
-	BytesReceived   int64 `json:"bytesReceived"`
+	FramesDecoded   int64   `json:"framesDecoded"`
+	FrameWidth      int     `json:"frameWidth"`
+	FrameHeight     int     `json:"frameHeight"`
+	PacketsLost     int64   `json:"packetsLost"`
+	PacketsReceived int64   `json:"packetsReceived"`
+	BytesReceived   int64   `json:"bytesReceived"`
+	FramesPerSecond float64 `json:"framesPerSecond"`
+	// FirstFrameMs is when the page first saw a frame decoded, in ms since
+	// its navigation started (polled every 100 ms).
+	FirstFrameMs *float64 `json:"firstFrameMs"`
+}
+
+// CandidatePair is the ICE candidate pair a page's connection uses.
+type CandidatePair struct {
+	State  string     `json:"state"`
+	Local  *Candidate `json:"local"`
+	Remote *Candidate `json:"remote"`
+}
+
+// Candidate is one side of a candidate pair, from its getStats() entry.
+type Candidate struct {
+	CandidateType string `json:"candidateType"` // host, srflx, prflx or relay
+	Protocol      string `json:"protocol"`      // udp or tcp
+	RelayProtocol string `json:"relayProtocol"` // for a relay: udp, tcp or tls to the TURN server
+	Address       string `json:"address"`
+	Port          int    `json:"port"`
 }
 
 // AudioStats is the inbound-rtp audio of one remote participant.

@@ -1,14 +1,21 @@
-// Entry point of the Switchyard web client: the join form, and the room page
-// that ties signaling, the peer connection, the tile grid, chat and the RTT
-// probe together, and moves the call to another node when the node redirects
-// the client or goes away.
+// Entry point of the Switchyard web client: the join page, and the room page
+// that ties signaling, the peer connection, the stage of tiles, the controls,
+// the participant list, chat and the RTT probe together, and moves the call
+// to another node when the node redirects the client or goes away.
 import { Signaling, signalingURL } from './signaling.js';
 import { Session } from './session.js';
 import { TileGrid } from './tiles.js';
 import { RttProbe } from './rtt.js';
 import { startReporting } from './report.js';
+import { startTestHooks } from './testhooks.js';
 import { Reconnect, ROUNDS, usableURL } from './reconnect.js';
-import { $, addChat, errors, setStatus, showError, showJoinForm, showView } from './ui.js';
+import { $, addChat, errors, setStatus, showError, showView, wireChat } from './ui.js';
+import { LocalMedia, loadPrefs, prefsFromURL } from './media.js';
+import { CallControls } from './controls.js';
+import { PeoplePanel } from './panel.js';
+import { QualityMonitor } from './quality.js';
+import { reduceParticipants, selfUpdate, tokenName } from './participants.js';
+import { showPrejoin } from './prejoin.js';
 
 const ROOM_RE = /^[A-Za-z0-9._-]{1,64}$/;
 // Redirects followed in a row without a join: more means nodes disagree.
@@ -31,8 +38,11 @@ const app = {
   signalingState: 'idle',
   lastConstraints: null,
   errors, // shown and reported errors, shared with ui.js
-  participants: new Map(), // id -> {name, region, node}
-  localStream: null,
+  participants: new Map(), // id -> participant object (participants.js)
+  media: null, // LocalMedia: this browser's camera and microphone
+  controls: null, // CallControls
+  people: null, // PeoplePanel
+  quality: null, // QualityMonitor
   sig: null,
   session: null,
   grid: null,
@@ -51,18 +61,6 @@ const app = {
   },
 };
 
-// tokenName reads the display name a join token carries (the node checks
-// the token; this only shows the name before joining).
-function tokenName(token) {
-  try {
-    const part = token.split('.')[1] || '';
-    const json = atob(part.replace(/-/g, '+').replace(/_/g, '/'));
-    return String(JSON.parse(json).name || '');
-  } catch {
-    return '';
-  }
-}
-
 function main() {
   const params = new URLSearchParams(location.search);
   const m = location.pathname.match(/^\/r\/([^/]+)$/);
@@ -79,12 +77,14 @@ function main() {
     window.addEventListener('error', (e) => app.errors.push(`page error: ${e.message}`));
     window.addEventListener('unhandledrejection', (e) => app.errors.push(`unhandled: ${e.reason}`));
     startReporting(report, app);
+    startTestHooks(report, params, app);
   }
 
+  app.media = new LocalMedia(prefsFromURL(params, loadPrefs(globalThis.localStorage)));
   if (room && name && ROOM_RE.test(room)) {
     enterRoom(room, name, region);
   } else {
-    showJoinForm(room, name, region);
+    showPrejoin({ room: ROOM_RE.test(room) ? room : '', name, region, media: app.media, onJoin: enterRoom });
   }
 }
 
@@ -99,16 +99,30 @@ async function enterRoom(room, name, region) {
   app.grid = new TileGrid($('grid'), {
     onConstraints: sendConstraints,
     onAudioBlocked: () => ($('audio-unlock').hidden = false),
+    onView: () => app.controls?.render(),
+    selfEl: $('self'),
   });
   app.rtt = new RttProbe(
     (to, payload) => app.sig?.send({ type: 'message', to, payload }),
     (pid, ms) => app.grid.setRTT(pid, ms),
   );
-  wireControls();
+  app.quality = new QualityMonitor({
+    receivers: () => app.session?.receivers() || new Map(),
+    rtt: (pid) => app.rtt.latest.get(pid) ?? null,
+    want: (key) => app.grid.layout.get(key)?.h * (window.devicePixelRatio || 1) || 0,
+    videoOn: (key) => !app.participants.get(key)?.camera_off,
+    show: (key, q) => app.grid.setQuality(key, q),
+  });
+  app.people = new PeoplePanel($('people-list'), $('people-count'), $('rec-indicator'), (msg) => app.sig?.send(msg));
 
-  app.localStream = await getLocalMedia();
-  if (app.localStream) $('self-video').srcObject = app.localStream;
-  else $('self').hidden = true;
+  // The join page opened the devices already; a direct link opens them now.
+  const problem = await (app.media.ready ||= app.media.open());
+  if (problem) showError(problem);
+  $('self-video').srcObject = app.media.stream;
+  app.controls = new CallControls(app);
+  app.onLocalState = renderPeople;
+  app.controls.wire();
+  wireControls();
   connect(signalingURL());
 }
 
@@ -119,36 +133,7 @@ function wireControls() {
     $('audio-unlock').hidden = true;
     for (const tile of app.grid.tiles.values()) await tile.resumeAudio().catch(() => {});
   };
-  $('chat-form').onsubmit = (e) => {
-    e.preventDefault();
-    const input = $('chat-input');
-    const text = input.value.trim();
-    if (!text) return;
-    if (!app.sig?.send({ type: 'message', payload: { kind: 'chat', text } })) {
-      showError('Not connected: the message was not sent.');
-      return;
-    }
-    addChat('you', text, 'me');
-    input.value = '';
-  };
-}
-
-async function getLocalMedia() {
-  if (!navigator.mediaDevices?.getUserMedia) {
-    showError('This page cannot use the camera here (it needs https or localhost): joining to watch and listen only.');
-    return null;
-  }
-  const video = { width: { ideal: 1280 }, height: { ideal: 720 }, frameRate: { ideal: 30 } };
-  let last;
-  for (const c of [{ audio: true, video }, { audio: true }, { video }]) {
-    try {
-      return await navigator.mediaDevices.getUserMedia(c);
-    } catch (err) {
-      last = err;
-    }
-  }
-  showError(`No camera or microphone (${last?.name || 'unavailable'}): joining to watch and listen only.`);
-  return null;
+  wireChat((text) => app.sig?.send({ type: 'message', payload: { kind: 'chat', text } }));
 }
 
 // connect opens signaling to url and joins; status says why, meanwhile.
@@ -161,13 +146,16 @@ async function connect(url, status = 'connecting…') {
   sig
     .on('joined', mine(onJoined))
     .on('answer', mine((m) => app.session?.onAnswer(m.sdp)))
-    .on('offer', mine((m) => app.session?.onOffer(m.sdp)))
+    .on('offer', mine((m) => app.session?.onOffer(m.sdp, m.tracks)))
     .on('candidate', mine((m) => app.session?.onCandidate(m.candidate)))
-    .on('participant-joined', mine((m) => m.participant && addParticipant(m.participant, true)))
+    .on('participant-joined', mine((m) => onParticipants(m, true)))
+    .on('participant-updated', mine((m) => onParticipants(m, false)))
     .on('participant-left', mine((m) => removeParticipant(m.id)))
     .on('dominant-speaker', mine((m) => setDominant(m.id)))
     .on('message', mine((m) => onEndpointMessage(m.from, m.payload)))
     .on('error', mine(onNodeError))
+    // The node shuts down with nowhere to move us (a rejoin elsewhere, if any, follows).
+    .on('node-stopping', mine((m) => addChat('', `The node is stopping: ${String(m.reason || '').slice(0, 200)}.`, 'system')))
     .on('redirect', mine(onRedirect));
   sig.onbad = (text) => app.sig === sig && showError(text);
   // A failed open reports both through onclose and the rejected promise;
@@ -216,15 +204,20 @@ function onJoined(m) {
   app.grid.setLocalNode(app.node);
   $('self-label').textContent = `${app.name} (you) · ${m.region || '?'} · ${m.node || '?'}`;
   setStatus(`joined as ${m.id}`);
-  for (const p of m.participants || []) addParticipant(p, false);
+  app.participants = reduceParticipants(app.participants, m, app.id);
+  for (const p of app.participants.values()) app.grid.ensure(p.id, p);
+  updateEmpty();
 
   app.session = new Session(app.sig, {
-    onTrack: (pid, kind, track, mid) => {
+    onTrack: (pid, source, track, mid) => {
       if (!app.grid.has(pid)) app.grid.ensure(pid, app.participants.get(pid) || {});
-      app.grid.setTrack(pid, kind, track, mid);
+      app.grid.setTrack(pid, source, track, mid);
+      // A share is shown large for everyone.
+      if (source === 'screen') app.grid.setView('speaker');
       updateEmpty();
     },
-    onTrackGone: (pid, kind, mid) => app.grid.clearTrack(pid, kind, mid),
+    onTrackGone: (pid, source, mid) => app.grid.clearTrack(pid, source, mid),
+    onOffered: () => app.controls.afterOffer(),
     onState: (state) => {
       setStatus(`${state} as ${app.id}`);
       if (state === 'failed') showError('The media connection to the node failed.');
@@ -232,12 +225,16 @@ function onJoined(m) {
     onError: (text) => showError(text),
   });
   app.grants = m.grants || { publish: true, subscribe: true, moderator: false };
-  app.session.start(app.grants.publish ? app.localStream : null, {
+  app.session.start(app.controls.localTracks(), {
+    publish: !!app.grants.publish,
+    screen: !!app.grants.publish && !!navigator.mediaDevices?.getDisplayMedia,
     iceServers: Array.isArray(m.ice_servers) ? m.ice_servers : [],
     relayOnly: app.relayOnly,
   });
   app.rtt.start(() => app.peerIds());
+  app.quality.start();
   app.grid.scheduleConstraints();
+  renderPeople();
 }
 
 // onRedirect moves the client to another node, at join (bridge selection)
@@ -263,6 +260,7 @@ function onRedirect(m) {
 }
 
 function onNodeError(m) {
+  if (app.controls?.onNodeError(m)) return;
   if (m.fatal) app.fatal = typeof m.code === 'string' ? m.code : 'unknown';
   showError(`${m.reason || 'error'} (${m.code || 'unknown'})`, m.fatal);
 }
@@ -301,27 +299,45 @@ function retry() {
   app.reconnect.timer = setTimeout(() => connect(next.url, status), next.delay);
 }
 
-function addParticipant(p, announce) {
-  if (!p.id || p.id === app.id) return;
-  const info = { name: p.name, region: p.region, node: p.node };
-  app.participants.set(p.id, info);
-  app.grid.ensure(p.id, info);
+// onParticipants applies participant-joined and participant-updated.
+function onParticipants(m, announce) {
+  const mine = selfUpdate(m, app.id);
+  if (mine) app.controls.onSelfUpdate(mine);
+  const before = app.participants;
+  app.participants = reduceParticipants(before, m, app.id);
+  const p = app.participants.get(m.participant?.id);
+  if (!p || app.participants === before) return;
+  const was = before.get(p.id);
+  app.grid.ensure(p.id, p);
   updateEmpty();
-  if (announce) addChat('', `${p.name || p.id} joined`, 'system');
+  if (announce && !was) addChat('', `${p.name || p.id} joined`, 'system');
+  if (was && p.recording !== was.recording) {
+    addChat('', `${p.name || p.id} ${p.recording ? 'started' : 'stopped'} recording this meeting.`, 'system');
+  }
+  renderPeople();
 }
 
 function removeParticipant(id) {
   const p = app.participants.get(id);
-  app.participants.delete(id);
+  app.participants = reduceParticipants(app.participants, { type: 'participant-left', id }, app.id);
   app.rtt.forget(id);
   app.grid.remove(id);
   updateEmpty();
+  renderPeople();
   if (p) addChat('', `${p.name || id} left`, 'system');
+}
+
+// renderPeople redraws the participant list and the recording indicator.
+function renderPeople() {
+  if (!app.people || !app.controls) return;
+  const moderator = !!app.grants?.moderator;
+  const self = app.id ? { id: app.id, name: app.name, ...app.controls.state, moderator } : null;
+  app.people.render(self, app.participants, { moderator, localNode: app.node });
 }
 
 function setDominant(id) {
   app.dominant = id || '';
-  app.grid.setDominant(id);
+  app.grid.setDominant(id, app.id);
   $('self').classList.toggle('dominant', !!id && id === app.id);
 }
 
@@ -344,10 +360,12 @@ function leave() {
   app.inCall = false;
   app.reconnect?.cancel();
   app.reconnect = null;
+  app.controls?.stopRecording();
+  app.controls?.stopShare();
   app.sig?.send({ type: 'leave' });
   app.sig?.close();
   teardown();
-  for (const t of app.localStream?.getTracks() || []) t.stop();
+  app.media?.stopAll();
   $('leave').hidden = true;
   $('audio-unlock').hidden = true;
   $('rejoin').href = location.href;
@@ -359,12 +377,16 @@ function leave() {
 // stays on so that a redirect or a rejoin can publish it again.
 function teardown() {
   app.rtt?.stop();
+  app.quality?.stop();
+  // The screen m-line goes with the session; the share ends with it.
+  app.controls?.stopShare(false);
   app.session?.close();
   app.session = null;
   app.grid?.clear();
-  app.participants.clear();
+  app.participants = new Map();
   app.id = '';
   updateEmpty();
+  renderPeople();
 }
 
 function updateEmpty() {

@@ -3,6 +3,8 @@
 // answers. Every step that touches the descriptions runs through one queue so
 // that offers, answers and candidates are applied strictly in arrival order.
 
+import { cleanTracks, diffIncoming, mapIncoming, sourcesFor } from './tracks.js';
+
 // Three simulcast layers, smallest first, as the node expects (rids q/h/f).
 export const SIMULCAST = [
   { rid: 'q', scaleResolutionDownBy: 4, maxBitrate: 150_000 },
@@ -10,8 +12,27 @@ export const SIMULCAST = [
   { rid: 'f', maxBitrate: 1_500_000 },
 ];
 
+// A share is sent as one stream of up to this many bits per second.
+export const SCREEN_BITRATE = 2_500_000;
+
+// tuneScreen keeps text sharp: one encoding at the share bitrate, and
+// frames dropped before resolution when the link is short.
+async function tuneScreen(sender) {
+  try {
+    const p = sender.getParameters();
+    if (!p.encodings?.length) p.encodings = [{}];
+    p.encodings[0].maxBitrate = SCREEN_BITRATE;
+    p.degradationPreference = 'maintain-resolution';
+    await sender.setParameters(p);
+  } catch (err) {
+    // Firefox refuses some of these; the share still goes out.
+    console.warn('switchyard: screen sender parameters', err);
+  }
+}
+
 export class Session {
-  // events: onTrack(pid, kind, track, mid), onTrackGone(pid, kind, mid),
+  // events: onTrack(pid, source, track, mid), onTrackGone(pid, source, mid),
+  // onOffered() once the first offer is out,
   // onState(connectionState), onError(text).
   constructor(sig, events) {
     this.sig = sig;
@@ -19,15 +40,23 @@ export class Session {
     this.pc = null;
     this.queue = Promise.resolve();
     this.pendingCandidates = [];
-    // mid -> {pid, kind, receiver}: which publisher each receiving m-line carries.
+    // mid -> {pid, source, kind, receiver}: whose each receiving m-line is.
     this.mids = new Map();
+    this.streamIds = new Map(); // mid -> {streamId, trackId} seen in ontrack
+    this.tracks = null; // the last node offer's tracks map, cleaned
+    this.senders = {}; // source -> the transceiver publishing it
     this.closed = false;
   }
 
   // start creates the connection, adds what the client publishes and sends
-  // the client's first and only offer. opts.iceServers are the node's TURN
-  // servers; opts.relayOnly forces every path through them (?relay=1).
-  start(localStream, opts = {}) {
+  // the client's first and only offer. local: {mic, cam} tracks (either may
+  // be null: turned off or missing) and the stream naming them. With
+  // opts.publish the offer always carries a mic and a camera m-line (a track
+  // can be put on them later without renegotiating) and, with opts.screen, a
+  // third video m-line for screen sharing; without it, one recvonly audio
+  // m-line. opts.iceServers are the node's TURN servers; opts.relayOnly
+  // forces every path through them (?relay=1).
+  start(local, opts = {}) {
     const pc = new RTCPeerConnection({
       bundlePolicy: 'max-bundle',
       rtcpMuxPolicy: 'require',
@@ -47,20 +76,48 @@ export class Session {
     pc.ontrack = (e) => this.handleTrack(e);
     pc.onconnectionstatechange = () => this.ev.onState?.(pc.connectionState);
 
-    const audio = localStream?.getAudioTracks()[0];
-    const video = localStream?.getVideoTracks()[0];
-    const streams = localStream ? [localStream] : [];
-    if (audio) pc.addTransceiver(audio, { direction: 'sendonly', streams });
-    if (video) {
-      pc.addTransceiver(video, { direction: 'sendonly', streams, sendEncodings: SIMULCAST });
+    const streams = local?.stream ? [local.stream] : [];
+    this.senders = {};
+    if (opts.publish) {
+      this.senders.mic = pc.addTransceiver(local?.mic || 'audio', { direction: 'sendonly', streams });
+      this.senders.camera = pc.addTransceiver(local?.cam || 'video', {
+        direction: 'sendonly', streams, sendEncodings: SIMULCAST,
+      });
+      if (opts.screen) {
+        // No track yet and one encoding: a share is sent whole, never simulcast.
+        this.senders.screen = pc.addTransceiver('video', {
+          direction: 'sendonly', sendEncodings: [{ maxBitrate: SCREEN_BITRATE }],
+        });
+      }
+    } else {
+      pc.addTransceiver('audio', { direction: 'recvonly' });
     }
-    if (!audio && !video) pc.addTransceiver('audio', { direction: 'recvonly' });
 
     this.enqueue('send the first offer', async () => {
       const offer = await pc.createOffer();
       await pc.setLocalDescription(offer);
-      this.sig.send({ type: 'offer', sdp: pc.localDescription.sdp });
+      const msg = { type: 'offer', sdp: pc.localDescription.sdp };
+      // Mids exist only now, after setLocalDescription.
+      const sources = sourcesFor(this.senders);
+      if (Object.keys(sources).length) msg.sources = sources;
+      this.sig.send(msg);
+      this.ev.onOffered?.();
     });
+  }
+
+  // canShare says whether the first offer carried a screen m-line.
+  get canShare() {
+    return !!this.senders?.screen;
+  }
+
+  // setSource puts track (or null: stop sending) on the mic, camera or
+  // screen m-line, without renegotiating.
+  async setSource(source, track) {
+    const t = this.senders?.[source];
+    if (!t || this.closed) return false;
+    await t.sender.replaceTrack(track);
+    if (source === 'screen' && track) await tuneScreen(t.sender);
+    return true;
   }
 
   onAnswer(sdp) {
@@ -71,8 +128,11 @@ export class Session {
     });
   }
 
-  onOffer(sdp) {
+  // onOffer answers the node's offer; tracks is its mid -> {publisher,
+  // source} map (absent from older nodes).
+  onOffer(sdp, tracks) {
     this.enqueue('answer the offer', async () => {
+      this.tracks = cleanTracks(tracks);
       await this.pc.setRemoteDescription({ type: 'offer', sdp });
       await this.flushCandidates();
       const answer = await this.pc.createAnswer();
@@ -120,38 +180,34 @@ export class Session {
     });
   }
 
+  // handleTrack only notes the stream and track ids, which name the
+  // publisher when the node's offer has no tracks map; reconcile decides.
   handleTrack(e) {
     const mid = e.transceiver?.mid;
-    const stream = e.streams[0];
-    if (!stream || mid == null) {
-      console.warn('switchyard: track without a stream or mid; cannot tell whose it is');
-      return;
-    }
-    const pid = stream.id;
-    const kind = e.track.kind;
-    const prev = this.mids.get(mid);
-    if (prev && prev.pid !== pid) this.ev.onTrackGone?.(prev.pid, prev.kind, mid);
-    this.mids.set(mid, { pid, kind, receiver: e.receiver });
-    this.ev.onTrack?.(pid, kind, e.track, mid);
+    if (mid == null) return;
+    this.streamIds.set(mid, { streamId: e.streams[0]?.id || '', trackId: e.track?.id || '' });
   }
 
-  // reconcile drops m-lines that no longer receive: the node sets an m-line
-  // inactive when its track goes, and browsers differ in which events (if any)
-  // they fire for that, so the negotiated direction is the one source of truth.
+  // reconcile works out whose each receiving m-line is now, after every
+  // negotiation: the node reuses m-lines for other publishers and sets them
+  // inactive when a track goes, and browsers differ in which events (if any)
+  // they fire for that, so the negotiated directions and the offer's tracks
+  // map are the one source of truth.
   reconcile() {
-    const receiving = new Set();
+    const receiving = [];
+    const byMid = new Map();
     for (const t of this.pc.getTransceivers()) {
       const dir = t.currentDirection;
-      if (!t.stopped && t.mid != null && (dir === 'recvonly' || dir === 'sendrecv')) {
-        receiving.add(t.mid);
-      }
+      if (t.stopped || t.mid == null || (dir !== 'recvonly' && dir !== 'sendrecv')) continue;
+      const ids = this.streamIds.get(t.mid) || {};
+      receiving.push({ mid: t.mid, kind: t.receiver.track.kind, ...ids });
+      byMid.set(t.mid, t.receiver);
     }
-    for (const [mid, info] of this.mids) {
-      if (!receiving.has(mid)) {
-        this.mids.delete(mid);
-        this.ev.onTrackGone?.(info.pid, info.kind, mid);
-      }
-    }
+    const next = mapIncoming(receiving, this.tracks);
+    const { gone, added } = diffIncoming(this.mids, next);
+    this.mids = new Map([...next].map(([mid, m]) => [mid, { ...m, receiver: byMid.get(mid) }]));
+    for (const g of gone) this.ev.onTrackGone?.(g.pid, g.source, g.mid);
+    for (const a of added) this.ev.onTrack?.(a.pid, a.source, byMid.get(a.mid).track, a.mid);
   }
 
   // receivers lists, per publisher id, the receivers carrying its media.
@@ -159,7 +215,7 @@ export class Session {
     const out = new Map();
     for (const [mid, info] of this.mids) {
       if (!out.has(info.pid)) out.set(info.pid, []);
-      out.get(info.pid).push({ mid, kind: info.kind, receiver: info.receiver });
+      out.get(info.pid).push({ mid, kind: info.kind, source: info.source, receiver: info.receiver });
     }
     return out;
   }

@@ -1,61 +1,98 @@
-// The grid of remote participants: one tile per participant with its video,
-// its audio, and an overlay naming its region, node and end-to-end RTT; a
-// participant on another node of the cascade is marked ⇄ (its media is
-// relayed between nodes). The
-// grid also tells the node how tall each tile is drawn, so the node can pick
-// the simulcast layer that fits.
+// The stage: every tile (remote cameras, shared screens, yourself), laid
+// out in the speaker view or the grid view by layout.js, with a pinned tile
+// and a full-screen tile. The stage also tells the node how tall each
+// publisher's video is drawn, from the same layout, so the node picks the
+// simulcast layer that fits (a hidden or tiny tile asks for little).
+import { Tile } from './tile.js';
+import { computeLayout, constraintHeights, isScreen, pickMain } from './layout.js';
+import { tileKey } from './tracks.js';
 
 const CONSTRAINT_DEBOUNCE_MS = 300;
 
 export class TileGrid {
   // onConstraints(tiles) receives {participantId: height in device pixels}.
   // onAudioBlocked() is called when the browser refuses to play sound
-  // without a user gesture.
-  constructor(gridEl, { onConstraints, onAudioBlocked }) {
+  // without a user gesture; onView(view, main) when the layout changes.
+  constructor(gridEl, { onConstraints, onAudioBlocked, onView, selfEl = null }) {
     this.grid = gridEl;
     this.onConstraints = onConstraints;
-    this.onAudioBlocked = onAudioBlocked;
-    this.tiles = new Map();
+    this.onView = onView;
+    this.hooks = {
+      onAudioBlocked,
+      onPin: (key) => this.pin(this.pinned === key ? '' : key),
+      onFullscreen: (key) => this.fullscreen(key),
+      onVideoSize: () => this.scheduleConstraints(),
+    };
+    this.tiles = new Map(); // key -> Tile, in the order they came
+    this.self = selfEl ? new Tile('self', 'self', 'camera', this.hooks, selfEl) : null;
     this.localNode = '';
+    this.view = 'speaker';
+    this.pinned = '';
+    this.dominant = '';
+    this.main = '';
+    this.layout = new Map();
     this.lastSent = '';
     this.timer = 0;
-    this.resize = new ResizeObserver(() => this.scheduleConstraints());
+    this.frame = 0;
+    this.resize = new ResizeObserver(() => this.relayout());
+    this.resize.observe(gridEl);
+    globalThis.document?.addEventListener?.('fullscreenchange', () => this.scheduleConstraints());
   }
 
   has(pid) {
     return this.tiles.has(pid);
   }
 
-  // ensure returns the tile for pid, creating it; info is {name, region, node}.
+  // ensure returns the camera tile of pid, creating it; info is the
+  // participant object (name, region, node and the flags).
   ensure(pid, info = {}) {
-    let tile = this.tiles.get(pid);
-    if (!tile) {
-      tile = new Tile(pid, this.onAudioBlocked);
-      tile.localNode = this.localNode;
-      this.tiles.set(pid, tile);
-      this.grid.append(tile.el);
-      this.resize.observe(tile.video);
-      this.scheduleConstraints();
-    }
+    const tile = this.tileFor(pid, 'camera');
     tile.setInfo(info);
+    const screen = this.tiles.get(tileKey(pid, 'screen'));
+    screen?.setInfo(info);
     return tile;
   }
 
+  tileFor(pid, source) {
+    const key = tileKey(pid, source === 'screen' ? 'screen' : 'camera');
+    let tile = this.tiles.get(key);
+    if (!tile) {
+      tile = new Tile(key, pid, source === 'screen' ? 'screen' : 'camera', this.hooks);
+      tile.localNode = this.localNode;
+      if (key !== pid) tile.setInfo(this.tiles.get(pid)?.info || {});
+      this.tiles.set(key, tile);
+      this.grid.append(tile.el);
+      this.relayout();
+    }
+    return tile;
+  }
+
+  // remove drops every tile of pid.
   remove(pid) {
-    const tile = this.tiles.get(pid);
+    for (const key of [pid, tileKey(pid, 'screen')]) this.drop(key);
+  }
+
+  drop(key) {
+    const tile = this.tiles.get(key);
     if (!tile) return;
-    this.resize.unobserve(tile.video);
     tile.destroy();
-    this.tiles.delete(pid);
-    this.scheduleConstraints();
+    this.tiles.delete(key);
+    if (this.pinned === key) this.pinned = '';
+    this.relayout();
   }
 
-  setTrack(pid, kind, track, mid) {
-    this.ensure(pid).attach(kind, track, mid);
+  // setTrack shows a received track; source is mic, camera or screen.
+  setTrack(pid, source, track, mid) {
+    const tile = this.tileFor(pid, source);
+    tile.attach(source === 'mic' ? 'audio' : 'video', track, mid);
   }
 
-  clearTrack(pid, kind, mid) {
-    this.tiles.get(pid)?.detach(kind, mid);
+  clearTrack(pid, source, mid) {
+    const key = tileKey(pid, source);
+    const tile = this.tiles.get(key);
+    tile?.detach(source === 'mic' ? 'audio' : 'video', mid);
+    // A share's tile goes with its track; a camera tile stays with its owner.
+    if (source === 'screen' && tile && tile.mids.video == null) this.drop(key);
   }
 
   // setLocalNode names the node this client is on, so that tiles of
@@ -68,30 +105,103 @@ export class TileGrid {
     }
   }
 
-  setDominant(pid) {
-    for (const [id, tile] of this.tiles) tile.el.classList.toggle('dominant', id === pid);
+  setSelfInfo(info) {
+    this.self?.setInfo(info);
+  }
+
+  // setDominant marks the speaker; selfId maps your own id to your tile.
+  setDominant(pid, selfId = '') {
+    this.dominant = pid && pid === selfId ? 'self' : pid || '';
+    for (const [key, tile] of this.tiles) tile.el.classList.toggle('dominant', key === pid);
+    this.relayout();
   }
 
   setRTT(pid, ms) {
     this.tiles.get(pid)?.setRTT(ms);
   }
 
-  get size() {
-    return this.tiles.size;
+  setQuality(key, q) {
+    this.tiles.get(key)?.setQuality(q);
   }
 
-  // heights measures every tile now: the rendered height of its video in
-  // device pixels, 0 when it is not laid out at all. A tile waiting for
-  // frames still counts as shown, or the node would never send any.
-  heights() {
-    const out = {};
-    const dpr = window.devicePixelRatio || 1;
-    for (const [pid, tile] of this.tiles) {
-      const v = tile.video;
-      const shown = v.isConnected && v.getClientRects().length > 0;
-      out[pid] = shown ? Math.min(8192, Math.round(v.clientHeight * dpr)) : 0;
-    }
+  setView(view) {
+    this.view = view === 'grid' ? 'grid' : 'speaker';
+    this.relayout();
+  }
+
+  // pin keeps key large (switching to the speaker view); '' unpins.
+  pin(key) {
+    this.pinned = key && (this.tiles.has(key) || key === 'self') ? key : '';
+    if (this.pinned) this.view = 'speaker';
+    for (const [k, tile] of this.allTiles()) tile.setPinned(k === this.pinned);
+    this.relayout();
+  }
+
+  fullscreen(key) {
+    const tile = key === 'self' ? this.self : this.tiles.get(key);
+    if (!tile) return;
+    if (document.fullscreenElement === tile.el) document.exitFullscreen?.();
+    else tile.el.requestFullscreen?.().catch(() => {});
+  }
+
+  // focusedKey is the tile with the keyboard focus, else the large one.
+  focusedKey() {
+    for (const [key, tile] of this.allTiles()) if (tile.el === document.activeElement) return key;
+    return this.main || [...this.tiles.keys()][0] || '';
+  }
+
+  *allTiles() {
+    yield* this.tiles;
+    if (this.self) yield ['self', this.self];
+  }
+
+  // keys orders the tiles: shares first, then cameras as they came, then you.
+  keys() {
+    const keys = [...this.tiles.keys()];
+    const out = [...keys.filter(isScreen), ...keys.filter((k) => !isScreen(k))];
+    if (this.self) out.push('self');
     return out;
+  }
+
+  get size() {
+    let n = 0;
+    for (const key of this.tiles.keys()) if (!isScreen(key)) n++;
+    return n;
+  }
+
+  // relayout places every tile for the current box and view, then tells the
+  // node the new heights.
+  relayout() {
+    const keys = this.keys();
+    const main = this.view === 'speaker' ? pickMain({ keys, pinned: this.pinned, dominant: this.dominant, previous: this.main }) : '';
+    const box = { w: this.grid.clientWidth || 0, h: this.grid.clientHeight || 0 };
+    this.layout = computeLayout({ view: this.view, keys, main, box });
+    for (const [key, r] of this.layout) {
+      const tile = key === 'self' ? this.self : this.tiles.get(key);
+      tile?.place(r);
+    }
+    if (main !== this.main || this.lastView !== this.view) {
+      this.main = main;
+      this.lastView = this.view;
+      this.onView?.(this.view, main);
+    }
+    this.scheduleConstraints();
+  }
+
+  // heights gives the constraints for the layout now: a full-screen tile
+  // counts at the screen's size.
+  heights() {
+    let override = null;
+    const fs = globalThis.document?.fullscreenElement;
+    if (fs) {
+      for (const [key, tile] of this.tiles) {
+        if (tile.el === fs) override = { key, x: 0, y: 0, w: fs.clientWidth, h: fs.clientHeight, role: 'main' };
+      }
+    }
+    const aspects = {};
+    for (const [key, tile] of this.tiles) if (tile.aspect) aspects[key] = tile.aspect;
+    const pids = [...this.tiles.keys()].filter((k) => !isScreen(k));
+    return constraintHeights(this.layout, { pids, dpr: window.devicePixelRatio || 1, override, aspects });
   }
 
   scheduleConstraints() {
@@ -106,115 +216,23 @@ export class TileGrid {
     if (this.onConstraints(tiles)) this.lastSent = text;
   }
 
+  // mainVideo is what a recording shows: the large tile's video and name.
+  scene() {
+    const key = this.main || this.keys().find((k) => k !== 'self') || 'self';
+    const tile = key === 'self' ? this.self : this.tiles.get(key);
+    if (!tile) return { video: null, label: '' };
+    const off = tile.el.classList.contains('no-video');
+    return { video: off ? null : tile.video, label: tile.nameEl.textContent || tile.name };
+  }
+
+  audioTracks() {
+    return [...this.tiles.values()].map((t) => t.audioTrack()).filter(Boolean);
+  }
+
   clear() {
-    for (const pid of [...this.tiles.keys()]) this.remove(pid);
+    for (const key of [...this.tiles.keys()]) this.drop(key);
     clearTimeout(this.timer);
     this.lastSent = '';
-  }
-}
-
-class Tile {
-  constructor(pid, onAudioBlocked) {
-    this.pid = pid;
-    this.onAudioBlocked = onAudioBlocked;
-    this.mids = { audio: null, video: null };
-    this.info = {};
-    this.rtt = null;
-    this.localNode = '';
-
-    this.el = document.createElement('div');
-    this.el.className = 'tile no-video';
-    this.el.dataset.id = pid;
-    this.video = document.createElement('video');
-    this.video.autoplay = true;
-    this.video.playsInline = true;
-    // Sound plays through the audio element, so the video stays muted and may
-    // always autoplay.
-    this.video.muted = true;
-    this.audio = document.createElement('audio');
-    this.audio.autoplay = true;
-    this.placeholder = document.createElement('div');
-    this.placeholder.className = 'placeholder';
-    const overlay = document.createElement('div');
-    overlay.className = 'overlay';
-    this.nameEl = document.createElement('div');
-    this.nameEl.className = 'name';
-    this.metaEl = document.createElement('div');
-    this.metaEl.className = 'meta';
-    this.regionEl = document.createElement('span');
-    this.regionEl.className = 'region';
-    this.nodeEl = document.createElement('span');
-    this.nodeEl.className = 'node';
-    this.rttEl = document.createElement('span');
-    this.rttEl.className = 'rtt';
-    this.metaEl.append(this.regionEl, ' · ', this.nodeEl, ' · ', this.rttEl);
-    overlay.append(this.nameEl, this.metaEl);
-    this.el.append(this.video, this.audio, this.placeholder, overlay);
-    this.render();
-  }
-
-  setInfo(info) {
-    this.info = { ...this.info, ...Object.fromEntries(Object.entries(info).filter(([, v]) => v)) };
-    this.render();
-  }
-
-  setRTT(ms) {
-    this.rtt = ms;
-    this.render();
-  }
-
-  render() {
-    const name = this.info.name || this.pid;
-    this.nameEl.textContent = name;
-    this.placeholder.textContent = name.slice(0, 2).toUpperCase();
-    const region = this.info.region || '?';
-    const node = this.info.node || '?';
-    const remote = !!this.info.node && !!this.localNode && this.info.node !== this.localNode;
-    this.el.classList.toggle('remote', remote);
-    this.el.dataset.node = this.info.node || '';
-    this.regionEl.textContent = `region ${region}`;
-    this.nodeEl.textContent = remote ? `⇄ node ${node}` : `node ${node}`;
-    this.nodeEl.title = remote
-      ? `On node ${node} (${region}); its media is relayed to node ${this.localNode}.`
-      : `On this node (${node}).`;
-    this.rttEl.textContent = `RTT ${this.rtt == null ? '…' : `${Math.round(this.rtt)} ms`}`;
-  }
-
-  attach(kind, track, mid) {
-    this.mids[kind] = mid;
-    const el = kind === 'video' ? this.video : this.audio;
-    el.srcObject = new MediaStream([track]);
-    if (kind === 'video') {
-      // A muted remote track has stopped delivering frames: the node set the
-      // m-line inactive, or sends nothing for a hidden tile.
-      track.onmute = () => this.mids.video === mid && this.showVideo(false);
-      track.onunmute = () => this.mids.video === mid && this.showVideo(true);
-      this.showVideo(!track.muted);
-    }
-    el.play().catch((err) => {
-      if (err.name === 'NotAllowedError' && kind === 'audio') this.onAudioBlocked?.();
-    });
-  }
-
-  detach(kind, mid) {
-    if (this.mids[kind] !== mid) return;
-    this.mids[kind] = null;
-    const el = kind === 'video' ? this.video : this.audio;
-    el.srcObject = null;
-    if (kind === 'video') this.showVideo(false);
-  }
-
-  showVideo(on) {
-    this.el.classList.toggle('no-video', !on);
-  }
-
-  resumeAudio() {
-    return this.audio.srcObject ? this.audio.play() : Promise.resolve();
-  }
-
-  destroy() {
-    this.video.srcObject = null;
-    this.audio.srcObject = null;
-    this.el.remove();
+    this.pinned = '';
   }
 }

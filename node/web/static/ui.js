@@ -12,23 +12,20 @@ export function showView(id) {
   for (const v of ['join-view', 'room-view', 'left-view']) $(v).hidden = v !== id;
 }
 
-export function showJoinForm(room, name, region) {
-  showView('join-view');
-  const form = $('join-form');
-  form.room.value = room;
-  form.name.value = name || localStorage.getItem('switchyard.name') || '';
-  form.region.value = region || localStorage.getItem('switchyard.region') || '';
-  (room ? form.name : form.room).focus();
-  form.onsubmit = (e) => {
+// wireChat sends what is typed in the chat box; send(text) returns false
+// when it could not.
+export function wireChat(send) {
+  $('chat-form').onsubmit = (e) => {
     e.preventDefault();
-    const q = new URLSearchParams({ name: form.name.value.trim() });
-    const r = form.region.value.trim();
-    if (r) q.set('region', r);
-    const token = new URLSearchParams(location.search).get('token');
-    if (token) q.set('token', token); // the link the participant was given
-    localStorage.setItem('switchyard.name', form.name.value.trim());
-    localStorage.setItem('switchyard.region', r);
-    location.assign(`/r/${encodeURIComponent(form.room.value.trim())}?${q}`);
+    const input = $('chat-input');
+    const text = input.value.trim();
+    if (!text) return;
+    if (!send(text)) {
+      showError('Not connected: the message was not sent.');
+      return;
+    }
+    addChat('you', text, 'me');
+    input.value = '';
   };
 }
 
