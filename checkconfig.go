@@ -7,103 +7,140 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"os"
+	"maps"
 	"slices"
 	"strings"
+	"text/tabwriter"
 
 	"github.com/spf13/pflag"
-	"github.com/spf13/viper"
 
 	"github.com/switchyard/switchyard/certs"
 	"github.com/switchyard/switchyard/node"
 )
 
-// checkConfigMain is `switchyard check-config`: it reads the configuration
-// exactly as a node would (file, SWITCHYARD_* variables, flags), validates
-// it and prints what the node would run, without opening a socket. Status 0:
-// valid; 2: not.
-func checkConfigMain(_ context.Context, args []string, stdout, stderr io.Writer) int {
-	fail := func(err error) int {
-		fmt.Fprintf(stderr, "switchyard check-config: %v\n", err)
+// configMain is `switchyard config check|show`: the configuration read
+// exactly as a node would read it (config.go), without starting one.
+func configMain(_ context.Context, args []string, stdout, stderr io.Writer) int {
+	usage := "usage: switchyard config check|show [--config FILE] [node flags]\n" +
+		"  check  validate the configuration without opening a socket (status 2: invalid)\n" +
+		"  show   print every key's effective value and where it came from (default, file, env, flag), secrets masked\n"
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
 		return 2
 	}
-	v, _, err := loadConfig(args, stderr)
+	switch args[0] {
+	case "check":
+		return checkConfig("config check", args[1:], stdout, stderr)
+	case "show":
+		return showConfig(args[1:], stdout, stderr)
+	case "-h", "--help", "help":
+		fmt.Fprint(stderr, usage)
+		return 0
+	}
+	fmt.Fprintf(stderr, "switchyard config: unknown command %q\n%s", args[0], usage)
+	return 2
+}
+
+// checkConfigMain is `switchyard check-config`, the older spelling of
+// `switchyard config check`, kept for scripts and unit files.
+func checkConfigMain(_ context.Context, args []string, stdout, stderr io.Writer) int {
+	return checkConfig("check-config", args, stdout, stderr)
+}
+
+// checkConfig reads the configuration exactly as a node would (file,
+// SWITCHYARD_* variables, flags), validates it and prints what the node
+// would run, without opening a socket. Status 0: valid; 2: not.
+func checkConfig(name string, args []string, stdout, stderr io.Writer) int {
+	fail := func(err error) int {
+		fmt.Fprintf(stderr, "switchyard %s: %v\n", name, err)
+		return 2
+	}
+	c, err := loadConfig(args, stderr)
 	if err != nil {
 		if errors.Is(err, pflag.ErrHelp) {
 			return 0
 		}
 		return fail(err)
 	}
-	path := v.ConfigFileUsed()
-	_, statErr := os.Stat(path)
-	fromFile := statErr == nil
-	if fromFile {
-		if err := checkKnownKeys(path); err != nil {
-			return fail(err)
-		}
-	}
-	cfg, err := nodeConfig(v)
+	n, tls, err := validateConfig(c)
 	if err != nil {
 		return fail(err)
 	}
-	if _, err := logLevel(v.GetString("log.level")); err != nil {
-		return fail(err)
-	}
-	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
-	n, err := node.New(cfg, quiet) // validates; opens nothing
-	if err != nil {
-		return fail(err)
-	}
-	// What node.Start checks before it listens.
-	tls := cfg.TLS.CertFile != "" || len(cfg.TLS.ACMEDomains) > 0
-	if tls {
-		tc := cfg.TLS
-		tc.Logger = quiet
-		if _, err := certs.New(tc); err != nil {
-			return fail(fmt.Errorf("https: %w", err))
-		}
-	} else if cfg.RedirectAddr != "" {
-		return fail(errors.New("http.redirect_addr needs HTTPS (http.tls_cert or http.acme_domains)"))
-	}
-	if !fromFile {
+	path := c.path
+	if !c.found {
 		path = "no config file (" + path + "), defaults"
 	}
-	fmt.Fprintf(stdout, "switchyard check-config: %s: valid\n", path)
+	fmt.Fprintf(stdout, "switchyard %s: %s: valid\n", name, path)
 	for _, l := range configSummary(n.Config(), n.ID(), tls) {
 		fmt.Fprintf(stdout, "  %-8s %s\n", l[0], l[1])
 	}
 	return 0
 }
 
-// checkKnownKeys refuses keys the node would silently ignore: a misspelt
-// key otherwise leaves its setting at the default without a word.
-func checkKnownKeys(path string) error {
-	known, _, err := loadConfig([]string{"--config", os.DevNull}, io.Discard)
+// validateConfig is every check the node makes before it listens: node.New
+// (which opens nothing) and the certificates.
+func validateConfig(c *loadedConfig) (n *node.Node, tls bool, err error) {
+	cfg := nodeConfig(c)
+	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
+	n, err = node.New(cfg, quiet)
 	if err != nil {
-		return fmt.Errorf("defaults: %w", err)
+		return nil, false, err
 	}
-	file := viper.New()
-	file.SetConfigFile(path)
-	file.SetConfigType("toml")
-	if err := file.ReadInConfig(); err != nil {
-		return fmt.Errorf("config %s: %w", path, err)
-	}
-	keys := known.AllKeys()
-	var unknown []string
-	for _, k := range file.AllKeys() {
-		switch {
-		case slices.Contains(keys, k),
-			k == "auth.required",                   // no default: unset means "decided by http.addr"
-			strings.HasPrefix(k, "cascade.links."): // checked by cascadeLinks
-			continue
+	tls = cfg.TLS.CertFile != "" || len(cfg.TLS.ACMEDomains) > 0
+	if tls {
+		tc := cfg.TLS
+		tc.Logger = quiet
+		if _, err := certs.New(tc); err != nil {
+			return nil, false, fmt.Errorf("https: %w", err)
 		}
-		unknown = append(unknown, k)
+	} else if cfg.RedirectAddr != "" {
+		return nil, false, errors.New("http.redirect_addr needs HTTPS (http.tls_cert or http.acme_domains)")
 	}
-	if len(unknown) > 0 {
-		slices.Sort(unknown)
-		return fmt.Errorf("config %s: unknown keys %s (misspelt? the node would ignore them)", path, strings.Join(unknown, ", "))
+	return n, tls, nil
+}
+
+// showConfig is `switchyard config show`: one line per key, its effective
+// value and where it came from; secrets are masked. A configuration that
+// loads but does not validate is shown, then its problem (status 2).
+func showConfig(args []string, stdout, stderr io.Writer) int {
+	c, err := loadConfig(args, stderr)
+	if err != nil {
+		if errors.Is(err, pflag.ErrHelp) {
+			return 0
+		}
+		fmt.Fprintf(stderr, "switchyard config show: %v\n", err)
+		return 2
 	}
-	return nil
+	lines := map[string]string{}
+	for key, val := range c.values {
+		lines[key] = fmt.Sprintf("%s = %s\t# %s", key, shownValue(key, val), c.origins[key])
+	}
+	if _, set := c.values["auth.required"]; !set {
+		cfg := nodeConfig(c)
+		lines["auth.required"] = fmt.Sprintf("auth.required = %t\t# default: unset, so decided by http.addr (required off loopback)", cfg.AuthRequired())
+	}
+	w := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
+	for _, key := range slices.Sorted(maps.Keys(lines)) {
+		fmt.Fprintln(w, lines[key])
+	}
+	if err := w.Flush(); err != nil {
+		fmt.Fprintf(stderr, "switchyard config show: %v\n", err)
+		return 1
+	}
+	if _, _, err := validateConfig(c); err != nil {
+		fmt.Fprintf(stderr, "switchyard config show: not valid: %v\n", err)
+		return 2
+	}
+	return 0
+}
+
+// shownValue is a value as config show prints it: a secret that is set
+// shows only that it is.
+func shownValue(key string, v any) string {
+	if s, ok := v.(string); ok && s != "" && slices.Contains(secretKeys, key) {
+		return `"********"`
+	}
+	return valueText(v)
 }
 
 // configSummary is what a valid configuration will run, one line per part;

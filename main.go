@@ -7,11 +7,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	iofs "io/fs"
 	"log/slog"
 	"os"
 	"os/signal"
-	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -24,7 +22,6 @@ import (
 	"github.com/switchyard/switchyard/certs"
 	"github.com/switchyard/switchyard/console"
 	"github.com/switchyard/switchyard/demo"
-	"github.com/switchyard/switchyard/linkemu"
 	"github.com/switchyard/switchyard/loadgen"
 	"github.com/switchyard/switchyard/node"
 )
@@ -35,7 +32,8 @@ var commands = map[string]func(ctx context.Context, args []string, stdout, stder
 	"load":         loadgen.Main,
 	"bench":        bench.Main,
 	"token":        tokenMain,
-	"check-config": checkConfigMain,
+	"config":       configMain,
+	"check-config": checkConfigMain, // the older spelling of config check
 }
 
 func main() {
@@ -47,14 +45,14 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
 		cmd, ok := commands[args[0]]
 		if !ok {
-			fmt.Fprintf(stderr, "switchyard: unknown command %q (commands: demo, load, bench, token, check-config; run without one to start a node)\n", args[0])
+			fmt.Fprintf(stderr, "switchyard: unknown command %q (commands: demo, load, bench, token, config; run without one to start a node)\n", args[0])
 			return 2
 		}
 		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 		defer stop()
 		return cmd(ctx, args[1:], stdout, stderr)
 	}
-	v, headless, err := loadConfig(args, stderr)
+	c, err := loadConfig(args, stderr)
 	if err != nil {
 		if errors.Is(err, pflag.ErrHelp) {
 			return 0
@@ -62,12 +60,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "switchyard: %v\n", err)
 		return 2
 	}
-	cfg, err := nodeConfig(v)
-	if err != nil {
-		fmt.Fprintf(stderr, "switchyard: %v\n", err)
-		return 2
-	}
-	if err := runNode(cfg, v, headless, stderr); err != nil {
+	if err := runNode(nodeConfig(c), c.v, c.headless, stderr); err != nil {
 		fmt.Fprintf(stderr, "switchyard: %v\n", err)
 		return 1
 	}
@@ -75,9 +68,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 }
 
 // loadConfig reads config.toml (if present), SWITCHYARD_* variables and flags,
-// in rising precedence.
-func loadConfig(args []string, stderr io.Writer) (*viper.Viper, bool, error) {
-	v := viper.New()
+// in rising precedence, strictly (config.go): an unknown key or variable, or
+// a value not of its default's type, is an error.
+func loadConfig(args []string, stderr io.Writer) (*loadedConfig, error) {
 	def := node.DefaultConfig()
 	defaults := map[string]any{
 		"node.id":                        def.ID,
@@ -145,8 +138,12 @@ func loadConfig(args []string, stderr io.Writer) (*viper.Viper, bool, error) {
 		"cascade.probe_interval":         time.Duration(0),
 		"cascade.probe_timeout":          time.Duration(0),
 	}
-	for k, val := range defaults {
-		v.SetDefault(k, val)
+	// Keys without a default: auth.required unset means "decided by
+	// http.addr" (required off loopback); the value gives the type.
+	optional := map[string]any{"auth.required": false}
+	s, err := newSchema(defaults, optional, map[string]string{})
+	if err != nil {
+		return nil, fmt.Errorf("configuration keys: %w", err)
 	}
 	fs := pflag.NewFlagSet("switchyard", pflag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -162,46 +159,31 @@ func loadConfig(args []string, stderr io.Writer) (*viper.Viper, bool, error) {
 		{"console.ssh.addr", "ssh-addr", "address of the SSH console"},
 		{"cascade.relay_addr", "relay-addr", "UDP address of the relay between nodes"},
 		{"cascade.gossip_addr", "gossip-addr", "address of the cluster membership (UDP and TCP)"},
+		{"media.port", "media-port", "the single UDP port for all WebRTC media (0 = any)"},
+		{"console.ssh.enabled", "ssh", "serve the console over SSH"},
+		{"cascade.enabled", "cascade", "join a cascade of nodes (needs cascade.secret)"},
+		{"cascade.join", "join", "gossip addresses of other nodes to join (host:port, repeatable)"},
 	}
 	for _, f := range flags {
-		fs.String(f.name, v.GetString(f.key), f.usage)
+		addFlag(fs, s, f.key, f.name, f.usage)
 	}
-	fs.Int("media-port", def.MediaPort, "the single UDP port for all WebRTC media (0 = any)")
-	fs.Bool("ssh", false, "serve the console over SSH")
-	fs.Bool("cascade", false, "join a cascade of nodes (needs cascade.secret)")
-	fs.StringSlice("join", nil, "gossip addresses of other nodes to join (host:port, repeatable)")
 	if err := fs.Parse(args); err != nil {
-		return nil, false, err
+		return nil, err
 	}
 	if fs.NArg() > 0 {
-		return nil, false, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+		return nil, fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	}
-	for _, f := range flags {
-		_ = v.BindPFlag(f.key, fs.Lookup(f.name))
+	c, err := readConfig(s, *configPath, fs.Changed("config"), os.Environ(), fs)
+	if err != nil {
+		return nil, err
 	}
-	_ = v.BindPFlag("media.port", fs.Lookup("media-port"))
-	_ = v.BindPFlag("console.ssh.enabled", fs.Lookup("ssh"))
-	_ = v.BindPFlag("cascade.enabled", fs.Lookup("cascade"))
-	_ = v.BindPFlag("cascade.join", fs.Lookup("join"))
-	v.SetEnvPrefix("SWITCHYARD")
-	v.SetEnvKeyReplacer(strings.NewReplacer(".", "_"))
-	v.AutomaticEnv()
-	v.SetConfigFile(*configPath)
-	v.SetConfigType("toml")
-	if err := v.ReadInConfig(); err != nil {
-		var notFound *iofs.PathError
-		if !(errors.As(err, &notFound) && !fs.Changed("config")) {
-			return nil, false, fmt.Errorf("config %s: %w", *configPath, err)
-		}
-	}
-	return v, *headless, nil
+	c.headless = *headless
+	return c, nil
 }
 
-func nodeConfig(v *viper.Viper) (node.Config, error) {
-	links, err := cascadeLinks(v)
-	if err != nil {
-		return node.Config{}, err
-	}
+// nodeConfig is the node's configuration from checked values.
+func nodeConfig(c *loadedConfig) node.Config {
+	v := c.v
 	return node.Config{
 		ID:              v.GetString("node.id"),
 		Region:          v.GetString("node.region"),
@@ -262,9 +244,9 @@ func nodeConfig(v *viper.Viper) (node.Config, error) {
 			DrainTimeout:  v.GetDuration("cascade.drain_timeout"),
 			ProbeInterval: v.GetDuration("cascade.probe_interval"),
 			ProbeTimeout:  v.GetDuration("cascade.probe_timeout"),
-			Links:         links,
+			Links:         c.links,
 		},
-	}, nil
+	}
 }
 
 // acmeCache is http.acme_cache, "acme-cache" when ACME is on and it is
@@ -285,39 +267,6 @@ func authRequired(v *viper.Viper) *bool {
 	}
 	b := v.GetBool("auth.required")
 	return &b
-}
-
-// cascadeLinks reads [cascade.links.<node>] tables: emulated delay, jitter,
-// loss and rate towards another node, for demos and tests on one machine.
-func cascadeLinks(v *viper.Viper) (map[string]linkemu.Params, error) {
-	raw := v.GetStringMap("cascade.links")
-	links := make(map[string]linkemu.Params, len(raw))
-	for peer := range raw {
-		sub := v.Sub("cascade.links." + peer)
-		if sub == nil {
-			return nil, fmt.Errorf("cascade.links.%s: not a table", peer)
-		}
-		for _, k := range sub.AllKeys() {
-			if !slices.Contains([]string{"delay", "jitter", "loss", "rate"}, k) {
-				return nil, fmt.Errorf("cascade.links.%s: unknown key %q (delay, jitter, loss, rate)", peer, k)
-			}
-		}
-		links[peer] = linkemu.Params{
-			Delay:          sub.GetDuration("delay"),
-			Jitter:         sub.GetDuration("jitter"),
-			Loss:           sub.GetFloat64("loss"),
-			RateBitsPerSec: sub.GetInt64("rate"),
-		}
-	}
-	return links, nil
-}
-
-func logLevel(s string) (slog.Level, error) {
-	var l slog.Level
-	if err := l.UnmarshalText([]byte(s)); err != nil {
-		return 0, fmt.Errorf("log.level %q: %w", s, err)
-	}
-	return l, nil
 }
 
 func runNode(cfg node.Config, v *viper.Viper, headless bool, stderr io.Writer) error {
