@@ -150,7 +150,7 @@ func participantActions(msg tea.KeyMsg, room string, p *snapshot.Participant) te
 		label = p.ID
 	}
 	id := p.ID
-	attrs := []any{"room", room, "participant", id}
+	attrs := []any{"conference", room, "participant", id}
 	switch {
 	case key.Matches(msg, keyKick):
 		return send(confirmMsg{

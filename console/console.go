@@ -60,6 +60,9 @@ type Options struct {
 	// one for the process's stdout (honouring NO_COLOR and TERM=dumb) and
 	// NewModel uses lipgloss's default.
 	Renderer *lipgloss.Renderer
+	// Hint, when not empty, is one line drawn under the tabs in every view,
+	// such as where to point a browser; it is cut to the terminal's width.
+	Hint string
 	// Nodes, when not empty, are the nodes the console can show, the first
 	// one first; the src and act given to Run, NewModel or ServeSSH are then
 	// unused. With two or more, [ and ] switch between them.

@@ -5,7 +5,8 @@
 //
 // The header shows the node, its region, uptime, CPU, bitrate in and out,
 // participants and cascade peers (as up/all when some are down); the footer
-// lists the keys of the view. A console given several nodes (Options.Nodes,
+// lists the keys of the view. A console opened with Options.Hint shows that
+// line under the tabs in every view (the demo's browser URL). A console given several nodes (Options.Nodes,
 // as the demo does) shows one at a time, and its header says which: "node
 // 2/3 eu-west". A node whose Source fails (Health.Err, a panic, or an empty
 // snapshot) is marked DOWN under a red banner, with its last state kept on

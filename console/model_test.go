@@ -132,13 +132,16 @@ func TestActions(t *testing.T) {
 		want   []string
 		status string
 		quit   bool
+		logged string // in the action's log line
 	}{
-		{name: "kick confirmed", keys: []string{"down", "enter", "down", "x", "y"}, want: []string{"kick standup p-bob"}, status: "Removed bob from standup"},
+		{name: "kick confirmed", keys: []string{"down", "enter", "down", "x", "y"}, want: []string{"kick standup p-bob"}, status: "Removed bob from standup",
+			logged: "action=kick viewer=ssh:SHA256:testkey conference=standup participant=p-bob"},
 		{name: "kick cancelled", keys: []string{"down", "enter", "x", "n"}, status: "Cancelled"},
 		{name: "kick cancelled by esc", keys: []string{"down", "enter", "x", "esc"}, status: "Cancelled"},
 		{name: "other keys do not confirm", keys: []string{"down", "enter", "x", "enter", " ", "q", "x"}},
 		{name: "kick from participant view", keys: []string{"down", "enter", "enter", "x", "y"}, want: []string{"kick standup p-alice"}},
-		{name: "cap layer", keys: []string{"down", "enter", "c", "h", "y"}, want: []string{`cap standup p-alice "h"`}},
+		{name: "cap layer", keys: []string{"down", "enter", "c", "h", "y"}, want: []string{`cap standup p-alice "h"`},
+			logged: "action=cap_layer viewer=ssh:SHA256:testkey conference=standup participant=p-alice rid=h"},
 		{name: "remove cap", keys: []string{"down", "enter", "end", "c", "n", "y"}, want: []string{`cap standup p-dave ""`}},
 		{name: "cap cancelled at choice", keys: []string{"down", "enter", "c", "esc", "y"}},
 		{name: "cap cancelled at confirmation", keys: []string{"down", "enter", "c", "f", "n"}},
@@ -171,6 +174,9 @@ func TestActions(t *testing.T) {
 				if !strings.Contains(logs, "viewer=ssh:SHA256:testkey") {
 					t.Errorf("action not logged with the viewer: %q", logs)
 				}
+			}
+			if !strings.Contains(logs, tc.logged) {
+				t.Errorf("action log lacks %q: %q", tc.logged, logs)
 			}
 			if len(tc.want) == 0 && strings.Contains(logs, "console action") {
 				t.Errorf("an action was logged but none should have run: %q", logs)

@@ -138,16 +138,25 @@ func (m *root) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	return m, m.comps[m.active].Update(msg)
 }
 
-// layout sizes the views: the body loses a line to the banner while the
-// shown node is down.
+// layout sizes the views to the body's height.
 func (m *root) layout() {
+	for _, c := range m.comps {
+		c.SetSize(m.width, max(0, m.bodyHeight()))
+	}
+}
+
+// bodyHeight is what the chrome leaves to the view: it loses a line to the
+// hint, when there is one, and one to the banner while the shown node is
+// down.
+func (m *root) bodyHeight() int {
 	h := m.height - chrome
+	if m.opts.Hint != "" {
+		h--
+	}
 	if m.per[m.cur].err != nil {
 		h--
 	}
-	for _, c := range m.comps {
-		c.SetSize(m.width, max(0, h))
-	}
+	return h
 }
 
 func (m *root) snapshot(msg snapshotMsg) tea.Cmd {
@@ -298,7 +307,7 @@ func (m *root) chooseLayer(msg tea.KeyMsg) tea.Cmd {
 	room, pid := c.room, c.pid
 	m.confirm = &confirmMsg{
 		prompt: prompt, action: "cap_layer", done: done,
-		attrs: []any{"room", room, "participant", pid, "rid", rid},
+		attrs: []any{"conference", room, "participant", pid, "rid", rid},
 		run:   func(a Actions) error { return a.CapLayer(room, pid, rid) },
 	}
 	return nil
@@ -338,16 +347,17 @@ func (m *root) View() string {
 	}
 	lines := make([]string, 0, m.height)
 	lines = append(lines, clip(m.headerLine(), m.width), clip(m.tabsLine(), m.width))
-	bodyHeight := m.height - chrome
+	if m.opts.Hint != "" {
+		lines = append(lines, clip(m.s.st.Hint.Render(clean(m.opts.Hint)), m.width))
+	}
 	if b := m.banner(); b != "" {
 		lines = append(lines, clip(b, m.width))
-		bodyHeight--
 	}
 	body := "Waiting for the node's first snapshot…"
 	if m.s.have {
 		body = m.comps[m.active].View()
 	}
-	lines = append(lines, frame(body, m.width, bodyHeight)...)
+	lines = append(lines, frame(body, m.width, m.bodyHeight())...)
 	lines = append(lines, clip(m.statusLine(), m.width), clip(m.helpLine(), m.width))
 	return strings.Join(lines, "\n")
 }

@@ -10,6 +10,7 @@ type Styles struct {
 	HeaderKey   lipgloss.Style // labels in the header ("cpu", "in")
 	HeaderValue lipgloss.Style
 	Draining    lipgloss.Style // the DRAINING badge
+	Hint        lipgloss.Style // Options.Hint under the tabs
 	Tab         lipgloss.Style
 	TabActive   lipgloss.Style
 	Section     lipgloss.Style // a view's title line and sub-section titles
@@ -45,6 +46,7 @@ func newStyles(r *lipgloss.Renderer) *Styles {
 		HeaderKey:   r.NewStyle().Foreground(dim),
 		HeaderValue: r.NewStyle().Bold(true),
 		Draining:    r.NewStyle().Bold(true).Foreground(yellow),
+		Hint:        r.NewStyle().Foreground(accent),
 		Tab:         r.NewStyle().Foreground(dim),
 		TabActive:   r.NewStyle().Bold(true).Underline(true).Foreground(accent),
 		Section:     r.NewStyle().Bold(true),

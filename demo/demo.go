@@ -116,7 +116,9 @@ func newLogger(o options, useConsole bool, stderr io.Writer) (*console.LogBuffer
 // consoleOptions opens the console on the first node with every node one key
 // away.
 func consoleOptions(logs *console.LogBuffer, logger *slog.Logger, nodes []*demoNode) console.Options {
-	opts := console.Options{Refresh: 250 * time.Millisecond, Logs: logs, Viewer: "local", Logger: logger}
+	opts := console.Options{Refresh: 250 * time.Millisecond, Logs: logs, Viewer: "local", Logger: logger,
+		// The banner printed before the console is hidden by it until q.
+		Hint: "open " + browserURL(nodes) + " in a browser"}
 	for _, n := range nodes {
 		// The demoNode is the Source so that the console can show a failed
 		// node as down (console.Health); the node itself is the Actions.
@@ -156,11 +158,15 @@ func writeBanner(w io.Writer, o options, nodes []*demoNode) {
 	for _, n := range nodes {
 		fmt.Fprintf(w, "  %-13s %s\n", n.ID(), n.URL())
 	}
-	fmt.Fprintf(w, "Join the %s room from a browser: %s/r/%s?name=you\n",
-		conferenceNames[0], nodes[0].URL(), conferenceNames[0])
-	if len(nodes) > 1 {
+	fmt.Fprintf(w, "Join the %s conference from a browser: %s\n", conferenceNames[0], browserURL(nodes))
+	if len(nodes) > 1 && !o.headless {
 		fmt.Fprintln(w, "In the console, [ and ] switch between the nodes.")
 	}
+}
+
+// browserURL is where a person joins the first conference, on the first node.
+func browserURL(nodes []*demoNode) string {
+	return fmt.Sprintf("%s/r/%s?name=you", nodes[0].URL(), conferenceNames[0])
 }
 
 func writeJSON(path string, s Summary) error {

@@ -1,6 +1,7 @@
 package demo
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"os"
@@ -82,7 +83,7 @@ func TestDemoHeadless(t *testing.T) {
 	if !strings.Contains(out, "/r/demo?name=you") {
 		t.Error("no browser URL printed")
 	}
-	if n := strings.Count(out, "\n[ "); n < 3 {
+	if n := strings.Count(out, "\nt="); n < 3 {
 		t.Errorf("%d status lines in 20 s, want one every 5 s", n)
 	}
 	if len(s.Nodes) != 3 || len(s.Conferences) != 2 {
@@ -113,5 +114,27 @@ func TestDemoHeadless(t *testing.T) {
 	}
 	if got := s.Pairs(); got < 6 {
 		t.Errorf("only %d receiver-publisher pairs checked", got)
+	}
+}
+
+// The console hides what was printed before it, so the browser URL goes in
+// its hint line too; headless prints it at the start.
+func TestBrowserURLShown(t *testing.T) {
+	nodes, err := startNodes(context.Background(), options{nodes: 1}, quietLogger(), &bytes.Buffer{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer closeNodes(nodes, 2*time.Second)
+	url := nodes[0].URL() + "/r/demo?name=you"
+	if !strings.HasPrefix(url, "http://127.0.0.1:") {
+		t.Errorf("browser URL %s is not on loopback", url)
+	}
+	if got, want := consoleOptions(nil, quietLogger(), nodes).Hint, "open "+url+" in a browser"; got != want {
+		t.Errorf("console hint %q, want %q", got, want)
+	}
+	var out bytes.Buffer
+	writeBanner(&out, options{nodes: 1, conferences: 1, participants: 2, headless: true}, nodes)
+	if !strings.Contains(out.String(), url+"\n") {
+		t.Errorf("headless banner lacks %s:\n%s", url, out.String())
 	}
 }

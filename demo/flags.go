@@ -43,7 +43,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "Usage: switchyard demo [flags]\n\n"+
 			"Runs a live multi-region cascade in one process: nodes in emulated regions,\n"+
-			"synthetic participants joining and leaving, and the console.\n\nFlags:\n%s", fs.FlagUsages())
+			"synthetic participants joining and leaving, and the console.\n\nFlags:\n%s\n%s", fs.FlagUsages(), statusHelp)
 	}
 	fs.IntVar(&o.nodes, "nodes", 3, fmt.Sprintf("nodes, one per region (1..%d)", len(regions)))
 	fs.IntVar(&o.participants, "participants", 4, "synthetic participants per conference (at least 2)")

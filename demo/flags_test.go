@@ -88,3 +88,25 @@ func TestMainHelp(t *testing.T) {
 		t.Errorf("help does not list the flags:\n%s", stderr.String())
 	}
 }
+
+// --help explains every label of the headless status line.
+func TestHelpExplainsStatusLine(t *testing.T) {
+	var help bytes.Buffer
+	if _, err := parseFlags([]string{"--help"}, &help); err == nil {
+		t.Fatal("--help parsed as a run")
+	}
+	s := healthy()
+	s.Nodes[1].Failed = "connection refused"
+	line := statusLine(s)
+	for _, label := range []string{"t", "nodes", "participants", "relay", "speakers", "lossy"} {
+		if !strings.Contains(" "+line, " "+label+" ") && !strings.Contains(" "+line, " "+label+"=") {
+			t.Errorf("status line has no %q: %s", label, line)
+		}
+		if !strings.Contains(help.String(), "\n  "+label+" ") {
+			t.Errorf("--help does not explain %q:\n%s", label, help.String())
+		}
+	}
+	if !strings.Contains(help.String(), "FAILED") {
+		t.Errorf("--help does not say how a failed node shows:\n%s", help.String())
+	}
+}

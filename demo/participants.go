@@ -87,7 +87,7 @@ func (r *roster) occupy(ctx context.Context, s seat) {
 			if ctx.Err() != nil {
 				return
 			}
-			r.log.Warn("participant could not join", "name", s.name, "room", s.conference, "err", err)
+			r.log.Warn("participant could not join", "name", s.name, "conference", s.conference, "err", err)
 			r.mu.Lock()
 			r.failures = append(r.failures, fmt.Sprintf("%s: %v", s.name, err))
 			r.mu.Unlock()
@@ -109,11 +109,11 @@ func (r *roster) occupy(ctx context.Context, s seat) {
 				why = err.Error()
 			}
 			sess.end(time.Now(), why)
-			r.log.Warn("participant dropped", "name", s.name, "room", s.conference, "err", why)
+			r.log.Warn("participant dropped", "name", s.name, "conference", s.conference, "err", why)
 			at = time.Now().Add(2 * time.Second)
 		case <-leave:
 			sess.end(time.Now(), "")
-			r.log.Info("participant leaves", "name", s.name, "room", s.conference)
+			r.log.Info("participant leaves", "name", s.name, "conference", s.conference)
 			_ = sess.c.Close()
 			at = time.Now().Add(s.away)
 		}
@@ -134,7 +134,7 @@ func (r *roster) join(ctx context.Context, s seat) (*session, error) {
 		PublishVideo: true,
 		Talk:         s.talk(r.o.participants),
 		MaxHeight:    maxHeight,
-		Logger:       r.log.With("room", s.conference),
+		Logger:       r.log.With("conference", s.conference),
 	}
 	sess := &session{seat: s, via: via.ID()}
 	if s.lossy {
@@ -169,7 +169,7 @@ func (r *roster) join(ctx context.Context, s seat) (*session, error) {
 		_ = c.Close()
 		return nil, context.Canceled
 	}
-	r.log.Info("participant joined", "name", s.name, "room", s.conference, "region", regions[s.region],
+	r.log.Info("participant joined", "name", s.name, "conference", s.conference, "region", regions[s.region],
 		"via", sess.via, "node", sess.node, "id", sess.id)
 	return sess, nil
 }

@@ -6,38 +6,68 @@ import (
 	"strings"
 )
 
-// statusLine is the headless one-line view: per node its participants,
-// conferences and relay bitrate; per conference the dominant speaker and the
-// layers each present participant receives.
+// statusLine is the headless one-line view, each figure after its label;
+// statusHelp in --help explains them.
 func statusLine(s Summary) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "[%4.0fs]", s.ElapsedSec)
+	up, participants := 0, 0
+	var relay int64
+	var failed []string
 	for _, n := range s.Nodes {
 		if n.Failed != "" {
-			fmt.Fprintf(&b, " %s FAILED (%s) |", n.ID, n.Failed)
+			failed = append(failed, fmt.Sprintf("%s FAILED (%s)", n.ID, n.Failed))
 			continue
 		}
-		fmt.Fprintf(&b, " %s %dp %dc relay %s |", n.ID, n.Participants, n.Conferences, bitrate(n.RelayBitrate))
+		up++
+		participants += n.Participants
+		relay += n.RelayBitrate
+	}
+	fmt.Fprintf(&b, "t=%.0fs nodes %d/%d", s.ElapsedSec, up, len(s.Nodes))
+	for _, f := range failed {
+		b.WriteString(" " + f)
+	}
+	// Both ends of a relay link count its bits; halved, each counts once.
+	fmt.Fprintf(&b, " participants %d relay %s", participants, bitrate(relay/2))
+	for i, c := range s.Conferences {
+		if i == 0 {
+			b.WriteString(" speakers")
+		}
+		fmt.Fprintf(&b, " %s:%s", c.Name, dash(c.DominantSpeaker))
 	}
 	for _, c := range s.Conferences {
-		fmt.Fprintf(&b, "| %s speaker %s:", c.Name, dash(c.DominantSpeaker))
 		for _, p := range c.Participants {
-			if !p.Present {
-				continue
+			if p.Lossy && p.Present {
+				fmt.Fprintf(&b, " lossy %s:%s", p.Name, bestLayer(p.Received))
 			}
-			var layers strings.Builder
-			for _, r := range p.Received {
-				layers.WriteString(r.Layer)
-			}
-			mark := ""
-			if p.Lossy {
-				mark = "!"
-			}
-			fmt.Fprintf(&b, " %s%s@%s=%s", p.Name, mark, p.Node, dash(layers.String()))
 		}
-		b.WriteString(" ")
 	}
-	return strings.TrimRight(b.String(), " |")
+	return b.String()
+}
+
+// statusHelp explains the headless status line in --help.
+const statusHelp = `With --headless, a status line every --every, such as
+  t=15s nodes 3/3 participants 8 relay 5.1Mb/s speakers demo:Chen design:Farah lossy Ana:q
+  t             time since the demo started
+  nodes         nodes answering / nodes started; one that stopped answering
+                is named, with why, as "us-east FAILED (...)"
+  participants  participants the answering nodes host
+  relay         media between the nodes (each bit counted once)
+  speakers      each conference's dominant speaker (- before anyone spoke)
+  lossy         the participant behind the lossy link and the best video
+                layer it receives: q, h or f (low, half, full), - for none
+and at the end a summary with the result of every check (exit status 1 if
+one failed).
+`
+
+// bestLayer is the highest layer among what a participant receives.
+func bestLayer(rs []Received) string {
+	best := "-"
+	for _, r := range rs {
+		if strings.Index("-qhf", r.Layer) > strings.Index("-qhf", best) {
+			best = r.Layer
+		}
+	}
+	return best
 }
 
 // writeFinal prints the final summary and the result of every check.

@@ -175,14 +175,20 @@ func TestLayerName(t *testing.T) {
 func TestReport(t *testing.T) {
 	s := healthy()
 	s.Nodes[1].Failed = "connection refused"
+	s.Nodes[0].Participants, s.Nodes[0].RelayBitrate = 2, 1_800_000
+	s.Nodes[1].Participants, s.Nodes[1].RelayBitrate = 1, 1_800_000 // failed: not counted
 	line := statusLine(s)
-	for _, want := range []string{"eu-west FAILED (connection refused)", "demo speaker -", "Ana!@us-east=qq", "Bruno@eu-west=hh"} {
-		if !strings.Contains(line, want) {
-			t.Errorf("status line lacks %q:\n%s", want, line)
-		}
+	want := "t=20s nodes 1/2 eu-west FAILED (connection refused) participants 2 relay 900kb/s speakers demo:- lossy Ana:q"
+	if line != want {
+		t.Errorf("status line\n got %s\nwant %s", line, want)
 	}
-	if strings.Contains(line, "\n") {
-		t.Errorf("status line spans lines:\n%s", line)
+	s.Conferences[0].DominantSpeaker = "Bruno"
+	s.Conferences[0].Participants[0].Received[1].Layer = "h"
+	if line := statusLine(s); !strings.Contains(line, "speakers demo:Bruno lossy Ana:h") {
+		t.Errorf("status line does not follow the speaker and the lossy layer: %s", line)
+	}
+	if line := statusLine(Summary{ElapsedSec: 1}); line != "t=1s nodes 0/0 participants 0 relay 0b/s" {
+		t.Errorf("status line before anything started: %q", line)
 	}
 	var b strings.Builder
 	writeFinal(&b, s)

@@ -43,7 +43,7 @@ func (n *Node) start(ctx context.Context) error {
 	}
 	if n.cfg.TLS.CertFile != "" || len(n.cfg.TLS.ACMEDomains) > 0 {
 		tc := n.cfg.TLS
-		tc.Logger = n.log.With("part", "certs")
+		tc.Logger = n.log // certs names itself (component=certs)
 		if _, port, err := net.SplitHostPort(n.cfg.HTTPAddr); err == nil {
 			fmt.Sscan(port, &tc.HTTPSPort) // redirects from port 80 go to this port
 		}
@@ -113,7 +113,7 @@ func (n *Node) start(ctx context.Context) error {
 	if n.cfg.Auth.AllowAnonymous && !n.cfg.AuthRequired() && n.cfg.Public() {
 		n.log.Warn("open node: anyone who reaches it may join any room (auth.allow_anonymous)", "http", n.cfg.HTTPAddr)
 	}
-	n.log.Info("node started", "id", n.cfg.ID, "region", n.cfg.Region, "url", n.URL(),
+	n.log.Info("node started", "node", n.cfg.ID, "region", n.cfg.Region, "url", n.URL(),
 		"media_udp", n.udpConn.LocalAddr().String(), "auth", n.cfg.AuthRequired())
 	return nil
 }
@@ -129,7 +129,7 @@ func (n *Node) openMedia() error {
 	n.closers = append(n.closers, conn)
 	var pc net.PacketConn = conn
 	if n.cfg.BatchWrites {
-		bc, err := udpbatch.New(conn, udpbatch.WithLogger(n.log.With("part", "udpbatch")))
+		bc, err := udpbatch.New(conn, udpbatch.WithLogger(n.log.With("component", "udpbatch")))
 		if err != nil {
 			return fmt.Errorf("node: media port %s: %w", udpAddr, err)
 		}
@@ -181,7 +181,7 @@ func (n *Node) startTURN() error {
 				n.cfg.PublicIP != "" && peer.Addr().String() == n.cfg.PublicIP)
 		},
 		MaxAllocationsPerUser: tc.MaxAllocations,
-		Logger:                n.log.With("part", "turn"),
+		Logger:                n.log.With("component", "turn"),
 	}
 	if tc.TLSAddr != "" && n.certs != nil {
 		cfg.TLSConfig = n.certs.TLSConfig()

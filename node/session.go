@@ -254,10 +254,10 @@ func (n *Node) readLoop(s *session) {
 			if err != nil {
 				var ej *errJoin
 				if errors.As(err, &ej) {
-					s.log.Info("join refused", "room", m.Room, "code", ej.code, "reason", ej.reason)
+					s.log.Info("join refused", "conference", m.Room, "code", ej.code, "reason", ej.reason)
 					s.sendError(ej.code, ej.reason, true)
 				} else {
-					s.log.Error("join failed", "room", m.Room, "err", err)
+					s.log.Error("join failed", "conference", m.Room, "err", err)
 					s.sendError(signal.CodeInternal, "the node could not add you", true)
 				}
 				return
@@ -294,7 +294,7 @@ func (n *Node) join(s *session, m signal.Message) (*Participant, error) {
 		target, why := n.choose(region, m.Room, false)
 		if target != "" {
 			n.peers.Redirected()
-			s.log.Info("redirecting participant", "room", m.Room, "region", region, "to", target, "why", string(why))
+			s.log.Info("redirecting participant", "conference", m.Room, "region", region, "to", target, "why", string(why))
 			s.send(signal.Message{Type: signal.TypeRedirect, URL: peering.WebSocketURL(target) + "?redirected=1", Reason: string(why)})
 			s.closeWith("redirected")
 			return nil, errRedirected
@@ -393,7 +393,7 @@ func (n *Node) authorize(m *signal.Message) (signal.Grants, string, error) {
 			code, reason = ae.Code, ae.Reason
 		}
 		n.metrics.refused.WithLabelValues(code).Inc()
-		n.netLog.Info("join refused: token", "code", code, "room", m.Room)
+		n.netLog.Info("join refused: token", "code", code, "conference", m.Room)
 		if m.Token == "" {
 			code = signal.CodeUnauthorized
 			reason = "this node needs a join token (?token=… in the room's URL)"

@@ -305,15 +305,15 @@ func (p *Peering) onMember(ev membership.Event) {
 		p.mu.Unlock()
 		if moved {
 			if err := p.tr.AddPeer(id, m.Meta.RelayAddr, p.cfg.Links[m.Name]); err != nil {
-				p.log.Warn("cascade: cannot link to node", "node", m.Name, "err", err)
+				p.log.Warn("cascade: cannot link to node", "peer", m.Name, "err", err)
 			}
 		}
 		if fresh {
-			p.log.Info("cascade: node joined", "node", m.Name, "region", m.Meta.Region, "relay", m.Meta.RelayAddr)
+			p.log.Info("cascade: node joined", "peer", m.Name, "region", m.Meta.Region, "relay", m.Meta.RelayAddr)
 			p.Changed()
 		}
 	case membership.Left, membership.Failed:
-		p.log.Info("cascade: node gone", "node", m.Name, "how", ev.Kind.String())
+		p.log.Info("cascade: node gone", "peer", m.Name, "how", ev.Kind.String())
 		p.forget(id)
 	}
 }

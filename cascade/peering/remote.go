@@ -320,7 +320,7 @@ func (p *Peering) admitRemote(pr *peer, conf string, mp *control.Participant) (*
 	}
 	p.remotes[conf][r.id] = r
 	p.mu.Unlock()
-	p.log.Info("remote participant joined", "conference", conf, "participant", r.id, "node", pr.name)
+	p.log.Info("remote participant joined", "conference", conf, "participant", r.id, "peer", pr.name)
 	return r, nil
 }
 
@@ -423,7 +423,7 @@ func (p *Peering) removeRemote(r *Remote) {
 	}
 	p.mu.Unlock()
 	p.host.Leave(r.conf, r)
-	p.log.Info("remote participant left", "conference", r.conf, "participant", r.id, "node", r.origin)
+	p.log.Info("remote participant left", "conference", r.conf, "participant", r.id, "peer", r.origin)
 }
 
 // dropPeerConference removes every participant one peer hosted in conf.
