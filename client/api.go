@@ -13,6 +13,7 @@ import (
 	"github.com/pion/webrtc/v4"
 
 	"github.com/switchyard/switchyard/internal/pionlog"
+	"github.com/switchyard/switchyard/media/red"
 )
 
 // Payload types and header extensions the participant offers, like a browser.
@@ -38,6 +39,17 @@ func newAPI(o *Options) (*webrtc.API, error) {
 		PayloadType: ptOpus,
 	}, webrtc.RTPCodecTypeAudio); err != nil {
 		return nil, fmt.Errorf("client: register opus: %w", err)
+	}
+	if o.RED {
+		if err := m.RegisterCodec(webrtc.RTPCodecParameters{
+			RTPCodecCapability: webrtc.RTPCodecCapability{
+				MimeType: red.MimeType, ClockRate: 48000, Channels: 2,
+				SDPFmtpLine: fmt.Sprintf("%d/%d", ptOpus, ptOpus),
+			},
+			PayloadType: ptRED,
+		}, webrtc.RTPCodecTypeAudio); err != nil {
+			return nil, fmt.Errorf("client: register red: %w", err)
+		}
 	}
 	videoFB := []webrtc.RTCPFeedback{
 		{Type: "ccm", Parameter: "fir"},

@@ -37,6 +37,11 @@ type Options struct {
 	// PublishScreen adds a screen m-line to the first offer; Share starts
 	// and stops sending on it (the f clip, one layer).
 	PublishScreen bool
+	// RED offers audio redundancy (RFC 2198, red/48000/2 after Opus, as
+	// Chromium does): received audio may then come as RED, and published
+	// audio is sent as RED, each packet repeating the previous two Opus
+	// frames, if the node's answer lists it first.
+	RED bool
 	// Talk drives the audio level and voice activity; nil means Always().
 	Talk TalkPattern
 

@@ -37,6 +37,9 @@ type Sent struct {
 	RTCPPackets  uint64
 	// ScreenPackets counts what was sent while sharing.
 	ScreenPackets uint64
+	// AudioCodec is the mime type audio is sent as: audio/red when
+	// Options.RED is set and the node's answer preferred it.
+	AudioCodec string
 }
 
 // publisher sends the looped clips on one audio and one simulcast video track.
@@ -45,7 +48,7 @@ type publisher struct {
 	clips *clipSet
 	talk  TalkPattern
 
-	audio       *webrtc.TrackLocalStaticRTP
+	audio       audioTrack
 	audioSender *webrtc.RTPSender
 	audioMid    string
 	video       [len(rids)]*webrtc.TrackLocalStaticRTP
@@ -84,11 +87,17 @@ func (p *publisher) addTransceivers(pc *webrtc.PeerConnection, o *Options, strea
 	}
 	sendonly := webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionSendonly}
 	if o.PublishAudio {
-		track, err := webrtc.NewTrackLocalStaticRTP(webrtc.RTPCodecCapability{
-			MimeType: webrtc.MimeTypeOpus, ClockRate: 48000, Channels: 2,
-		}, "audio", streamID)
-		if err != nil {
-			return fmt.Errorf("client: audio track: %w", err)
+		var track audioTrack
+		if o.RED {
+			track = newFirstCodecTrack("audio", streamID)
+		} else {
+			opus, err := webrtc.NewTrackLocalStaticRTP(webrtc.RTPCodecCapability{
+				MimeType: webrtc.MimeTypeOpus, ClockRate: 48000, Channels: 2,
+			}, "audio", streamID)
+			if err != nil {
+				return fmt.Errorf("client: audio track: %w", err)
+			}
+			track = opus
 		}
 		tr, err := pc.AddTransceiverFromTrack(track, sendonly)
 		if err != nil {
@@ -391,6 +400,12 @@ func (p *publisher) sent() Sent {
 		s.PLIs[i] = p.plis[i].Load()
 	}
 	s.AudioPackets = p.audioPackets.Load()
+	switch t := p.audio.(type) {
+	case *firstCodecTrack:
+		s.AudioCodec = t.Codec()
+	case *webrtc.TrackLocalStaticRTP:
+		s.AudioCodec = t.Codec().MimeType
+	}
 	s.ScreenPackets = p.screenPackets.Load()
 	s.VoicePackets = p.voicePackets.Load()
 	s.NACKs = p.nacks.Load()

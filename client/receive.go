@@ -3,12 +3,14 @@ package client
 import (
 	"errors"
 	"io"
+	"strings"
 	"time"
 
 	"github.com/pion/rtp"
 	"github.com/pion/webrtc/v4"
 
 	"github.com/switchyard/switchyard/media/codec"
+	"github.com/switchyard/switchyard/media/red"
 )
 
 // Stream is what a participant received from one publisher.
@@ -32,6 +34,12 @@ type Stream struct {
 	AudioBytes   uint64
 	AudioLost    uint64
 	LastAudio    time.Time
+	// AudioCodec is the negotiated mime type of the audio track, and
+	// AudioPT the payload type of the latest audio packet.
+	AudioCodec string
+	AudioPT    uint8
+	// AudioRED counts audio packets that were valid RED payloads.
+	AudioRED uint64
 
 	Duplicates  uint64 // packets received twice
 	Repaired    uint64 // packets that came as RTX retransmissions
@@ -130,6 +138,9 @@ type trackState struct {
 	keyframes uint64
 	repaired  uint64
 	bad       uint64
+	codec     string // mime type
+	pt        uint8  // of the latest packet
+	red       uint64 // valid RED payloads
 }
 
 // publisherState gathers the tracks of one publisher; guarded by Client.mu.
@@ -147,7 +158,8 @@ type publisherState struct {
 
 func (c *Client) onTrack(track *webrtc.TrackRemote, recv *webrtc.RTPReceiver) {
 	publisher := track.StreamID()
-	ts := &trackState{publisher: publisher, kind: track.Kind(), screen: track.ID() == "screen", ssrc: uint32(track.SSRC())}
+	ts := &trackState{publisher: publisher, kind: track.Kind(), screen: track.ID() == "screen", ssrc: uint32(track.SSRC()),
+		codec: track.Codec().MimeType}
 	c.mu.Lock()
 	ps := c.publishers[publisher]
 	if ps == nil {
@@ -181,6 +193,12 @@ func (c *Client) readTrack(track *webrtc.TrackRemote, ts *trackState, ps *publis
 	var pkt rtp.Packet
 	var vp8 codec.VP8
 	isVideo := ts.kind == webrtc.RTPCodecTypeVideo
+	var redPayload red.Payload
+	redPT, redPrimary := uint8(track.Codec().PayloadType), uint8(0)
+	isRED := false
+	if strings.EqualFold(ts.codec, red.MimeType) {
+		redPrimary, isRED = red.PrimaryPT(track.Codec().SDPFmtpLine)
+	}
 	for {
 		n, attr, err := track.Read(buf)
 		if err != nil {
@@ -201,6 +219,7 @@ func (c *Client) readTrack(track *webrtc.TrackRemote, ts *trackState, ps *publis
 		if isVideo && len(pkt.Payload) > 0 {
 			parsed = codec.ParseVP8(pkt.Payload, &vp8) == nil
 		}
+		validRED := isRED && red.Parse(pkt.Payload, redPT, redPrimary, &redPayload) == nil
 		c.mu.Lock()
 		if pkt.SSRC != ts.ssrc {
 			ts.ssrc = pkt.SSRC
@@ -233,6 +252,10 @@ func (c *Client) readTrack(track *webrtc.TrackRemote, ts *trackState, ps *publis
 			}
 		} else {
 			ps.lastAudio = now
+			ts.pt = pkt.PayloadType
+			if validRED {
+				ts.red++
+			}
 		}
 		c.mu.Unlock()
 	}
@@ -278,6 +301,8 @@ func (c *Client) Received() map[string]Stream {
 				s.AudioPackets += ts.seq.received
 				s.AudioBytes += ts.bytes
 				s.AudioLost += ts.seq.lost()
+				s.AudioCodec, s.AudioPT = ts.codec, ts.pt
+				s.AudioRED += ts.red
 			}
 		}
 		out[id] = s

@@ -15,6 +15,7 @@ import (
 
 	"github.com/switchyard/switchyard/media/codec"
 	"github.com/switchyard/switchyard/media/forward"
+	"github.com/switchyard/switchyard/media/red"
 	"github.com/switchyard/switchyard/media/rtxguard"
 )
 
@@ -41,6 +42,8 @@ type DownTrack struct {
 	rtt     atomic.Int64  // the receiver's round trip, ns; 0 = rtxguard's default
 	budget  atomic.Pointer[rtxguard.Budget]
 	now     func() time.Time // the clock; tests replace it
+	// noRecovery turns off rebuilding lost audio from RED redundancy.
+	noRecovery atomic.Bool
 
 	mu      sync.Mutex // guards everything below; WriteRTP runs on each layer's goroutine
 	fwd     *forward.Forwarder
@@ -51,6 +54,9 @@ type DownTrack struct {
 	rtxVP8  codec.VP8  // scratch for a retransmitted payload's descriptor
 	hdr     rtp.Header // scratch for the outgoing header
 	guard   *rtxguard.Track
+
+	redState // audio RED: forwarded, rewritten or stripped (downtrack_red.go)
+
 	// Forwarded packets and bytes not yet added to the budget: its atomics
 	// are shared by all the receiver's tracks, so they are added in batches.
 	budgetPackets, budgetBytes int
@@ -64,6 +70,10 @@ type DownTrack struct {
 	firstErr    atomic.Pointer[error]
 	bitrate     atomic.Int64
 	tickBytes   uint64
+
+	// Recovered counts Opus packets rebuilt from RED redundancy, for a
+	// receiver without RED, in place of ones lost before the node.
+	Recovered atomic.Uint64
 
 	// RetransmitsRefused counts NACKed sequence numbers not resent, by
 	// rtxguard.Reason (index rtxguard.Allowed stays 0).
@@ -125,22 +135,41 @@ func (d *DownTrack) StreamID() string { return d.streamID }
 func (d *DownTrack) Kind() webrtc.RTPCodecType { return d.kind }
 
 // Bind is called by pion when the receiver's PeerConnection has negotiated the track.
+// A publisher's RED goes as it is to a receiver that negotiated RED, and
+// as plain Opus to one that did not.
 func (d *DownTrack) Bind(ctx webrtc.TrackLocalContext) (webrtc.RTPCodecParameters, error) {
-	for _, c := range ctx.CodecParameters() {
+	codecs := ctx.CodecParameters()
+	for _, c := range codecs {
 		if !strings.EqualFold(c.MimeType, d.codec.MimeType) {
 			continue
 		}
 		if strings.EqualFold(c.MimeType, webrtc.MimeTypeH264) && !sameH264Mode(c.SDPFmtpLine, d.codec.SDPFmtpLine) {
 			continue
 		}
-		d.mu.Lock()
-		d.writer = ctx.WriteStream()
-		d.ssrc.Store(uint32(ctx.SSRC()))
-		d.pt = uint8(c.PayloadType)
-		d.mu.Unlock()
+		d.bind(ctx, c, d.redModeFor(c))
 		return c, nil
 	}
+	if d.up.isRED {
+		for _, c := range codecs {
+			if strings.EqualFold(c.MimeType, webrtc.MimeTypeOpus) {
+				d.bind(ctx, c, redStrip)
+				return c, nil
+			}
+		}
+	}
 	return webrtc.RTPCodecParameters{}, fmt.Errorf("%w: %s", ErrNoCodec, d.codec.MimeType)
+}
+
+func (d *DownTrack) bind(ctx webrtc.TrackLocalContext, c webrtc.RTPCodecParameters, mode redMode) {
+	d.mu.Lock()
+	d.writer = ctx.WriteStream()
+	d.ssrc.Store(uint32(ctx.SSRC()))
+	d.pt = uint8(c.PayloadType)
+	d.redState = redState{mode: mode}
+	if mode == redRewrite {
+		d.redState.primary, _ = red.PrimaryPT(c.SDPFmtpLine)
+	}
+	d.mu.Unlock()
 }
 
 func sameH264Mode(a, b string) bool {
@@ -198,6 +227,10 @@ func (d *DownTrack) WriteRTP(p *Packet) {
 	if t := int(d.want.Load()); t != d.fwd.Target() {
 		d.fwd.SetTarget(t)
 	}
+	if d.redState.mode == redStrip && !d.beforeStrip(p) {
+		d.mu.Unlock()
+		return
+	}
 	out, decision := d.fwd.Process(&fp)
 	d.current.Store(int32(d.fwd.Current()))
 	wants, target := d.fwd.WantsKeyframe(), d.fwd.Target()
@@ -235,14 +268,27 @@ func (d *DownTrack) write(marker bool, out forward.Out, payload []byte) error {
 // send writes a forwarded packet; called with mu held.
 func (d *DownTrack) send(p *Packet, out forward.Out) {
 	payload := p.Payload
-	if p.VP8 != nil && (p.VP8.HasPictureID || p.VP8.HasTL0) && len(payload) <= len(d.payload) {
+	switch {
+	case p.VP8 != nil && (p.VP8.HasPictureID || p.VP8.HasTL0) && len(payload) <= len(d.payload):
 		n := copy(d.payload[:], payload)
 		payload = d.payload[:n]
 		codec.RewriteVP8(payload, p.VP8, out.PictureID, out.TL0PICIDX)
+	case d.redState.mode == redStrip:
+		payload = p.RED.Primary // beforeStrip made sure there is one
+		d.stripped(p)
+	case d.redState.mode == redRewrite && len(payload) <= len(d.payload):
+		n := copy(d.payload[:], payload)
+		payload = d.payload[:n]
+		red.SetPT(payload, d.redState.primary)
 	}
+	d.emit(p.Header.Marker, out, payload, p.Arrival)
+}
+
+// emit writes one packet and counts it; called with mu held.
+func (d *DownTrack) emit(marker bool, out forward.Out, payload []byte, arrival int64) {
 	// Remembered even if the write fails: the receiver may NACK it.
-	d.guard.Forwarded(out.Seq, p.Arrival)
-	if err := d.write(p.Header.Marker, out, payload); err != nil {
+	d.guard.Forwarded(out.Seq, arrival)
+	if err := d.write(marker, out, payload); err != nil {
 		if d.WriteErrors.Add(1) == 1 {
 			first := err
 			d.firstErr.Store(&first)
@@ -341,6 +387,9 @@ func (d *DownTrack) retransmit(seq uint16, at int64, budget *rtxguard.Budget) rt
 		return rtxguard.NotCached
 	}
 	orig, payload, ok := d.up.Cached(layer, in, d.rtxBuf[:])
+	if ok {
+		payload, ok = d.redRetransmit(payload)
+	}
 	if !ok {
 		budget.Cancel()
 		return rtxguard.NotCached

@@ -18,6 +18,7 @@ import (
 	"github.com/switchyard/switchyard/media/cache"
 	"github.com/switchyard/switchyard/media/codec"
 	"github.com/switchyard/switchyard/media/dedup"
+	"github.com/switchyard/switchyard/media/red"
 )
 
 // MaxLayers is the number of simulcast layers a track can have (q, h, f).
@@ -49,6 +50,10 @@ type Packet struct {
 	Keyframe bool
 	VP8      *codec.VP8 // nil unless the codec is VP8
 	Arrival  int64      // ns since the UpTrack's epoch
+
+	// RED is the parsed payload when the codec is audio RED (RFC 2198)
+	// with a known primary payload type; nil otherwise.
+	RED *red.Payload
 }
 
 // Sink receives an UpTrack's packets; a DownTrack is one, a relay link another.
@@ -97,7 +102,12 @@ type UpTrack struct {
 	cfg    UpTrackConfig
 	isVP8  bool
 	isH264 bool
-	epoch  time.Time
+	// isRED: the codec is audio RED whose fmtp names the primary payload
+	// type, so payloads are parsed (and refused) here once for all sinks.
+	isRED      bool
+	redPT      uint8 // the publisher's RED payload type
+	redPrimary uint8 // the publisher's payload type of the blocks (Opus)
+	epoch      time.Time
 
 	sinks atomic.Pointer[[]Sink]
 	sinkM sync.Mutex // serialises changes to sinks
@@ -106,6 +116,9 @@ type UpTrack struct {
 
 	Duplicates atomic.Uint64 // RTX copies and repeats dropped
 	Malformed  atomic.Uint64 // packets whose payload could not be parsed
+	// BadRED counts RED payloads red.Parse refused (dropped for every
+	// sink); they are not counted in Malformed.
+	BadRED atomic.Uint64
 }
 
 type upLayer struct {
@@ -123,6 +136,7 @@ type upLayer struct {
 	bitrate   atomic.Int64 // bits/s, updated by Tick
 	tickBytes uint64       // Tick's own; called from one goroutine
 	scratch   Packet       // used only by this layer's reading goroutine
+	red       red.Payload  // likewise: the parsed RED payload of scratch
 
 	// cache keeps the layer's recent packets, once for all receivers: a
 	// receiver's NACK is answered from here, rewritten as that receiver's
@@ -149,6 +163,10 @@ func NewUpTrack(cfg UpTrackConfig) *UpTrack {
 		isVP8:  mime == strings.ToLower(webrtc.MimeTypeVP8),
 		isH264: mime == strings.ToLower(webrtc.MimeTypeH264),
 		epoch:  time.Now(),
+	}
+	if mime == strings.ToLower(red.MimeType) {
+		u.redPrimary, u.isRED = red.PrimaryPT(cfg.Codec.SDPFmtpLine)
+		u.redPT = uint8(cfg.Codec.PayloadType)
 	}
 	empty := []Sink{}
 	u.sinks.Store(&empty)
@@ -250,11 +268,19 @@ func (u *UpTrack) handle(layer int, pkt *rtp.Packet, vp8 *codec.VP8, win *dedup.
 	if len(pkt.Payload) == 0 {
 		return // padding-only probe: nothing to forward
 	}
+	var redPayload *red.Payload
+	if u.isRED {
+		if err := red.Parse(pkt.Payload, u.redPT, u.redPrimary, &l.red); err != nil {
+			u.BadRED.Add(1)
+			return
+		}
+		redPayload = &l.red
+	}
 	u.remember(l, pkt)
 	// The layer's own scratch Packet: sinks are interfaces, so a local would
 	// escape to the heap on every packet.
 	p := &l.scratch
-	*p = Packet{Header: &pkt.Header, Payload: pkt.Payload, Layer: layer, Arrival: arrival}
+	*p = Packet{Header: &pkt.Header, Payload: pkt.Payload, Layer: layer, Arrival: arrival, RED: redPayload}
 	switch {
 	case u.cfg.Kind == KindAudio:
 		p.Keyframe = true

@@ -14,3 +14,32 @@ func (n *Node) InRoom(name, id string) bool {
 	_, ok = c.local(id)
 	return ok
 }
+
+// SetREDRecovery turns the rebuilding of lost audio from RED redundancy
+// on or off for every track the node sends now, and returns how many
+// packets those tracks rebuilt so far.
+func (n *Node) SetREDRecovery(on bool) (recovered uint64) {
+	for _, c := range n.conferenceList() {
+		for _, p := range c.locals() {
+			p.mu.Lock()
+			for _, s := range p.downs {
+				s.down.SetREDRecovery(on)
+				recovered += s.down.Recovered.Load()
+			}
+			p.mu.Unlock()
+		}
+	}
+	return recovered
+}
+
+// BadRED is how many RED payloads the node's published tracks refused.
+func (n *Node) BadRED() (bad uint64) {
+	for _, c := range n.conferenceList() {
+		for _, p := range c.locals() {
+			for _, up := range p.upTracks() {
+				bad += up.BadRED.Load()
+			}
+		}
+	}
+	return bad
+}

@@ -39,6 +39,10 @@ func (p *Participant) handleOffer(sdpText string, sources map[string]string) err
 		return &errJoin{signal.CodeBadSDP, "offer rejected: " + err.Error()}
 	}
 	p.defaultSources()
+	if err := preferRED(p.pc); err != nil {
+		// The answer keeps the offer's order: the client may send plain Opus.
+		p.log.Warn("cannot prefer audio redundancy", "err", err)
+	}
 	if !p.grants.Publish {
 		// A participant without the publish grant gets no sending m-line:
 		// stopped transceivers are rejected in the answer.

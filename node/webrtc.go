@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"strings"
 	"time"
 
 	"github.com/pion/ice/v4"
@@ -16,6 +17,7 @@ import (
 	"github.com/pion/webrtc/v4"
 
 	"github.com/switchyard/switchyard/internal/pionlog"
+	"github.com/switchyard/switchyard/media/red"
 )
 
 // Header extension URIs the node negotiates.
@@ -24,7 +26,8 @@ const (
 	extTWCC       = "http://www.ietf.org/id/draft-holmer-rmcat-transport-wide-cc-extensions-01"
 )
 
-// mediaEngine lists what the node accepts and sends: Opus, VP8 and H.264 with RTX.
+// mediaEngine lists what the node accepts and sends: Opus (and Opus with
+// RED redundancy, RFC 2198), VP8 and H.264 with RTX.
 func mediaEngine() (*webrtc.MediaEngine, error) {
 	m := &webrtc.MediaEngine{}
 	videoFB := []webrtc.RTCPFeedback{
@@ -39,6 +42,12 @@ func mediaEngine() (*webrtc.MediaEngine, error) {
 			RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeOpus, ClockRate: 48000, Channels: 2,
 				SDPFmtpLine: "minptime=10;useinbandfec=1", RTCPFeedback: []webrtc.RTCPFeedback{{Type: "transport-cc"}}},
 			PayloadType: 111}},
+		// After Opus, so that the node's own offers put plain Opus first;
+		// preferRED puts it first in answers to publishers that offer it.
+		{webrtc.RTPCodecTypeAudio, webrtc.RTPCodecParameters{
+			RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: red.MimeType, ClockRate: 48000, Channels: 2,
+				SDPFmtpLine: "111/111"},
+			PayloadType: 63}},
 		{webrtc.RTPCodecTypeVideo, webrtc.RTPCodecParameters{
 			RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP8, ClockRate: 90000, RTCPFeedback: videoFB},
 			PayloadType:        96}},
@@ -76,6 +85,54 @@ func mediaEngine() (*webrtc.MediaEngine, error) {
 		}
 	}
 	return m, nil
+}
+
+// preferRED puts RED ahead of the other audio codecs of pc's receiving
+// transceivers, when the remote offer carried it with its primary among
+// them, so that the answer lists it first. A browser sends the first codec
+// of the answer, and pion keeps the offer's order (Chromium offers Opus
+// first): without this, Chromium would send plain Opus. A client that did
+// not offer RED keeps its codecs as they are. Call it between the remote
+// offer and the answer.
+func preferRED(pc *webrtc.PeerConnection) error {
+	for _, t := range pc.GetTransceivers() {
+		if t.Kind() != webrtc.RTPCodecTypeAudio || t.Receiver() == nil {
+			continue
+		}
+		codecs := t.Receiver().GetParameters().Codecs
+		i := redIndex(codecs)
+		if i <= 0 {
+			continue // none, or first already
+		}
+		ordered := make([]webrtc.RTPCodecParameters, 0, len(codecs))
+		ordered = append(ordered, codecs[i])
+		ordered = append(ordered, codecs[:i]...)
+		ordered = append(ordered, codecs[i+1:]...)
+		if err := t.SetCodecPreferences(ordered); err != nil {
+			return fmt.Errorf("prefer red on mid %s: %w", t.Mid(), err)
+		}
+	}
+	return nil
+}
+
+// redIndex is the index of a RED codec whose primary is also negotiated,
+// -1 if none.
+func redIndex(codecs []webrtc.RTPCodecParameters) int {
+	for i, c := range codecs {
+		if !strings.EqualFold(c.MimeType, red.MimeType) {
+			continue
+		}
+		pt, ok := red.PrimaryPT(c.SDPFmtpLine)
+		if !ok {
+			continue
+		}
+		for _, p := range codecs {
+			if p.PayloadType == webrtc.PayloadType(pt) && strings.EqualFold(p.MimeType, webrtc.MimeTypeOpus) {
+				return i
+			}
+		}
+	}
+	return -1
 }
 
 // peerAPI is what one participant's PeerConnection is built from: its own
