@@ -37,20 +37,23 @@ type metrics struct {
 
 // packetTotals are the node's media packet counters.
 type packetTotals struct {
-	in, out, nacks, rtx uint64
-	refused             [rtxguard.NumReasons]uint64
+	in, out, nacks, rtx  uint64
+	redRecovered, redBad uint64
+	refused              [rtxguard.NumReasons]uint64
 }
 
 func (t *packetTotals) addUp(u *media.UpTrack) {
 	for _, l := range u.Layers() {
 		t.in += l.Received
 	}
+	t.redBad += u.BadRED.Load()
 }
 
 func (t *packetTotals) addDown(d *media.DownTrack) {
 	t.out += d.Packets.Load()
 	t.nacks += d.NACKed.Load()
 	t.rtx += d.Retransmits.Load()
+	t.redRecovered += d.Recovered.Load()
 	for r := range t.refused {
 		t.refused[r] += d.RetransmitsRefused[r].Load()
 	}
@@ -98,6 +101,7 @@ type packetCounters struct {
 	n                       *Node
 	in, out, nacks, retrans *prometheus.Desc
 	refused, logSuppressed  *prometheus.Desc
+	redRecovered, redBad    *prometheus.Desc
 }
 
 func (n *Node) registerCounters() {
@@ -110,6 +114,10 @@ func (n *Node) registerCounters() {
 		refused: prometheus.NewDesc("switchyard_retransmits_refused_total",
 			"NACKed packets not resent, by reason: over the receiver's budget, repeated within a round trip, too old, never sent, no longer cached.",
 			[]string{"reason"}, nil),
+		redRecovered: prometheus.NewDesc("switchyard_red_recovered_total",
+			"Audio packets lost before the node and rebuilt from RED redundancy for receivers without RED.", nil, nil),
+		redBad: prometheus.NewDesc("switchyard_red_refused_total",
+			"RED payloads refused as malformed (overruns, nesting, foreign payload types).", nil, nil),
 		logSuppressed: prometheus.NewDesc("switchyard_log_suppressed_total",
 			"Log lines driven by network input (pion, memberlist, forged packets) dropped by rate limiting, process-wide.", nil, nil),
 	})
@@ -122,6 +130,8 @@ func (c *packetCounters) Describe(ch chan<- *prometheus.Desc) {
 	ch <- c.retrans
 	ch <- c.refused
 	ch <- c.logSuppressed
+	ch <- c.redRecovered
+	ch <- c.redBad
 }
 
 func (c *packetCounters) Collect(ch chan<- prometheus.Metric) {
@@ -129,7 +139,8 @@ func (c *packetCounters) Collect(ch chan<- prometheus.Metric) {
 	for _, m := range []struct {
 		d *prometheus.Desc
 		v uint64
-	}{{c.in, t.in}, {c.out, t.out}, {c.nacks, t.nacks}, {c.retrans, t.rtx}, {c.logSuppressed, ratelog.Suppressed()}} {
+	}{{c.in, t.in}, {c.out, t.out}, {c.nacks, t.nacks}, {c.retrans, t.rtx}, {c.logSuppressed, ratelog.Suppressed()},
+		{c.redRecovered, t.redRecovered}, {c.redBad, t.redBad}} {
 		ch <- prometheus.MustNewConstMetric(m.d, prometheus.CounterValue, float64(m.v))
 	}
 	for r := rtxguard.Unknown; r < rtxguard.NumReasons; r++ {
