@@ -278,7 +278,7 @@ func (p *Participant) extensionID(r *webrtc.RTPReceiver, uri string) uint8 {
 
 // subscribe starts sending up to this participant.
 func (p *Participant) subscribe(up *media.UpTrack) {
-	if !p.grants.Subscribe {
+	if !p.grants.Subscribe || !p.conf.showing(up) {
 		return
 	}
 	p.mu.Lock()

@@ -213,12 +213,39 @@ func (c *Conference) startShare(p *Participant) error {
 // runs now.
 func (c *Conference) updated(m member) {
 	c.broadcast(nil, signal.Message{Type: signal.TypeParticipantUpdated, Participant: ptr(m.info())})
+	// A share's m-line comes and goes with the share, so that receivers
+	// drop its frozen last frame instead of showing it.
+	sharing := publisherStateOf(m).sharing
+	for _, up := range m.upTracks() {
+		if up.Source() != media.SourceScreen {
+			continue
+		}
+		for _, q := range c.locals() {
+			switch {
+			case member(q) == m:
+			case sharing && q.isReady():
+				q.subscribe(up)
+			case !sharing:
+				q.unsubscribe([]*media.UpTrack{up})
+			}
+		}
+	}
 	for _, q := range c.locals() {
 		q.allocate()
 	}
 	if c.node.peers != nil {
 		c.node.peers.Changed()
 	}
+}
+
+// showing reports whether a track is worth an m-line now: a screen track
+// only while its publisher shares.
+func (c *Conference) showing(up *media.UpTrack) bool {
+	if up.Source() != media.SourceScreen {
+		return true
+	}
+	m, ok := c.get(up.Publisher())
+	return ok && publisherStateOf(m).sharing
 }
 
 // publisherStates maps every member that holds something back to its state.

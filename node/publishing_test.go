@@ -129,6 +129,16 @@ func TestScreenShare(t *testing.T) {
 	if flowing(screen, time.Second, 2) {
 		t.Fatal("bob still receives alice's screen after she stopped sharing")
 	}
+	// Its m-line goes away too, so a browser drops the frozen last frame.
+	waitFor(t, 5*time.Second, "bob's subscription to alice's screen to end", func() (bool, string) {
+		p, _ := findParticipant(n, "share", b.ID())
+		for _, s := range p.Subs {
+			if s.Publisher == a.ID() && s.Source == "screen" {
+				return false, fmt.Sprintf("%+v", s)
+			}
+		}
+		return true, ""
+	})
 	// Now carol may share.
 	if err := c.Share(true); err != nil {
 		t.Fatal(err)
@@ -136,6 +146,16 @@ func TestScreenShare(t *testing.T) {
 	waitFor(t, 10*time.Second, "bob to receive carol's screen", func() (bool, string) {
 		s := b.Received()[c.ID()]
 		return s.ScreenPackets > 30, fmt.Sprintf("screen %d pkts", s.ScreenPackets)
+	})
+	// Alice shares again once carol stops: her screen comes back to bob.
+	_ = c.Share(false)
+	time.Sleep(300 * time.Millisecond)
+	before := screen()
+	if err := a.Share(true); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 10*time.Second, "alice's second share to reach bob", func() (bool, string) {
+		return screen() > before+30, fmt.Sprintf("%d new screen packets", screen()-before)
 	})
 }
 

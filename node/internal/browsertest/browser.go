@@ -69,6 +69,7 @@ var firefoxPrefs = map[string]any{
 type Browser struct {
 	Name    string
 	LogPath string // stdout and stderr of the browser
+	profile string // Chromium's profile, set when it serves DevTools
 	cmd     *exec.Cmd
 	exited  chan struct{}
 	waitErr error

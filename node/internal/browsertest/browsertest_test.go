@@ -1,11 +1,14 @@
 package browsertest
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"crypto/x509"
 	"encoding/base64"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
+	"image/png"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -77,6 +80,36 @@ func TestReporterRefusesOtherRequests(t *testing.T) {
 	}
 	if got := post(t, r.URL("big"), `{"browser":"`+strings.Repeat("x", maxReportSize)+`"}`); got != http.StatusRequestEntityTooLarge {
 		t.Errorf("oversized: status %d, want 413", got)
+	}
+}
+
+func TestReporterKeepsRecordings(t *testing.T) {
+	r := NewReporter(t)
+	base := strings.TrimSuffix(r.URL("a"), "/a")
+	tests := []struct {
+		name, path, body string
+		status           int
+	}{
+		{"first", "/a/recording", "webm-1", 204},
+		{"second replaces first", "/a/recording", "webm-2", 204},
+		{"other page", "/b/recording", "webm-b", 204},
+		{"no tag", "//recording", "x", 404},
+		{"nested tag", "/a/b/recording", "x", 404},
+		{"other suffix", "/a/recordings", "x", 404},
+	}
+	for _, tc := range tests {
+		if got := post(t, base+tc.path, tc.body); got != tc.status {
+			t.Errorf("%s: POST %s: status %d, want %d", tc.name, tc.path, got, tc.status)
+		}
+	}
+	for tag, want := range map[string]string{"a": "webm-2", "b": "webm-b", "c": ""} {
+		if got := string(r.Recording(tag)); got != want {
+			t.Errorf("recording of %s = %q, want %q", tag, got, want)
+		}
+	}
+	// A recording is not a report.
+	if m := r.Latest(); len(m) != 0 {
+		t.Errorf("recordings showed up as reports: %v", m)
 	}
 }
 
@@ -197,6 +230,52 @@ func TestBrowsersGetDevicesAndReport(t *testing.T) {
 				return nil
 			}, b)
 		})
+	}
+}
+
+// TestDevTools drives a Chromium page: expressions (a promise, a thrown
+// error) and a screenshot at a chosen viewport size.
+func TestDevTools(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a real browser; skipped with -short")
+	}
+	page := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		io.WriteString(w, `<!doctype html><body style="margin:0;background:#0f0"><script>window.answer = 42;</script>`)
+	}))
+	defer page.Close()
+	b := Options{DevTools: true}.Chromium(t, page.URL)
+	d := b.DevTools(t)
+	var got json.RawMessage
+	deadline := time.Now().Add(30 * time.Second)
+	for string(got) != "42" {
+		// Until the page has loaded, its context may be replaced mid-call.
+		var err error
+		got, err = d.Eval(`new Promise((r) => setTimeout(() => r(window.answer ?? null), 10))`, 10*time.Second)
+		if time.Now().After(deadline) {
+			t.Fatalf("window.answer = %s (%v), want 42", got, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if _, err := d.Eval(`throw new Error("boom")`, 10*time.Second); err == nil || !strings.Contains(err.Error(), "boom") {
+		t.Errorf("a thrown error gave %v, want one naming boom", err)
+	}
+	if err := d.SetViewport(320, 200); err != nil {
+		t.Fatal(err)
+	}
+	shot, err := d.Screenshot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	img, err := png.Decode(bytes.NewReader(shot))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := img.Bounds(); r.Dx() != 320 || r.Dy() != 200 {
+		t.Errorf("screenshot %dx%d, want 320x200", r.Dx(), r.Dy())
+	}
+	if r, g, bl, _ := img.At(10, 10).RGBA(); r>>8 > 10 || g>>8 < 245 || bl>>8 > 10 {
+		t.Errorf("screenshot pixel %d,%d,%d, want the page's green", r>>8, g>>8, bl>>8)
 	}
 }
 

@@ -25,6 +25,10 @@ type Options struct {
 	// FirefoxFiles are written into the fresh Firefox profile, by file name
 	// (e.g. cert_override.txt).
 	FirefoxFiles map[string]string
+	// DevTools lets the test drive a Chromium page (Browser.DevTools): the
+	// browser listens for the DevTools protocol on a loopback port of its
+	// choosing.
+	DevTools bool
 }
 
 // Chromium starts headless Chromium on url with o's extra flags.
@@ -32,8 +36,15 @@ func (o Options) Chromium(t testing.TB, url string) *Browser {
 	t.Helper()
 	bin := lookBrowser(t, "chromium")
 	profile := t.TempDir()
-	args := append(append(append([]string{}, chromiumFlags...), o.ChromiumFlags...), "--user-data-dir="+profile, url)
-	return start(t, "chromium", exec.Command(bin, args...))
+	args := append(append(append([]string{}, chromiumFlags...), o.ChromiumFlags...), "--user-data-dir="+profile)
+	if o.DevTools {
+		args = append(args, "--remote-debugging-address=127.0.0.1", "--remote-debugging-port=0")
+	}
+	b := start(t, "chromium", exec.Command(bin, append(args, url)...))
+	if o.DevTools {
+		b.profile = profile
+	}
+	return b
 }
 
 // Firefox starts headless Firefox ESR on url with a fresh profile holding o's

@@ -35,6 +35,42 @@ type Report struct {
 	SelectedPair     *CandidatePair    `json:"selectedPair"`
 	Constraints      map[string]int    `json:"constraints"`
 	Errors           []string          `json:"errors"`
+	Call             *Call             `json:"call"`
+}
+
+// Call is the page's own call state (node/web/static/testhooks.js callState).
+type Call struct {
+	Local        *ParticipantFlags           `json:"local"`
+	View         string                      `json:"view"` // speaker or grid
+	Main         string                      `json:"main"` // the large tile's key in the speaker view
+	CanShare     bool                        `json:"canShare"`
+	Participants map[string]ParticipantFlags `json:"participants"` // what the page knows of the others, by id
+	// Tiles is what the page shows, by tile key (a participant id, or
+	// "<id>/screen" for a share).
+	Tiles         map[string]Tile `json:"tiles"`
+	Recordings    int             `json:"recordings"` // local recordings finished
+	LastRecording *struct {
+		Size int    `json:"size"`
+		Type string `json:"type"`
+	} `json:"lastRecording"`
+}
+
+// ParticipantFlags are the switches a participant shows the others.
+type ParticipantFlags struct {
+	MicOff    bool `json:"mic_off"`
+	CameraOff bool `json:"camera_off"`
+	Sharing   bool `json:"sharing"`
+	Recording bool `json:"recording"`
+}
+
+// Tile is one tile as the page draws it.
+type Tile struct {
+	NoVideo   bool   `json:"noVideo"`   // the avatar shows instead of video
+	MicOff    bool   `json:"micOff"`    // the muted-microphone mark shows
+	Recording bool   `json:"recording"` // the REC mark shows
+	Role      string `json:"role"`      // main, pip, strip, grid or hidden
+	Width     int    `json:"width"`     // CSS pixels
+	Height    int    `json:"height"`
 }
 
 // Remote is what a page receives from one other participant.
@@ -42,6 +78,7 @@ type Remote struct {
 	E2ERTT *float64    `json:"e2eRtt"` // ms, ping/pong through the node
 	Video  *VideoStats `json:"video"`
 	Audio  *AudioStats `json:"audio"`
+	Screen *VideoStats `json:"screen"` // the participant's shared screen
 }
 
 // VideoStats is the inbound-rtp video of one remote participant.
@@ -103,6 +140,10 @@ type RemoteInbound struct {
 // maxReportSize bounds a POSTed summary; a page with many peers stays far below.
 const maxReportSize = 1 << 20
 
+// maxRecordingSize bounds a POSTed recording: a minute at the web client's
+// 2.5 Mbit/s stays below it.
+const maxRecordingSize = 64 << 20
+
 // Reporter is an HTTP server on 127.0.0.1 that collects the summaries pages
 // POST to it. Each page gets its own URL (by tag) so reports are told apart
 // before the page knows its participant id.
@@ -114,6 +155,9 @@ type Reporter struct {
 	raw    map[string]json.RawMessage // by tag; guarded by mu
 	count  map[string]int             // by tag; guarded by mu
 	bad    []string                   // undecodable posts; guarded by mu
+	// recordings holds the last recording each page POSTed to
+	// /report/<tag>/recording; guarded by mu.
+	recordings map[string][]byte
 }
 
 // NewReporter starts a Reporter that is closed when the test ends.
@@ -123,6 +167,8 @@ func NewReporter(t testing.TB) *Reporter {
 		latest: make(map[string]Report),
 		raw:    make(map[string]json.RawMessage),
 		count:  make(map[string]int),
+
+		recordings: make(map[string][]byte),
 	}
 	r.srv = httptest.NewServer(http.HandlerFunc(r.serve))
 	t.Cleanup(r.srv.Close)
@@ -137,6 +183,14 @@ func (r *Reporter) URL(tag string) string {
 func (r *Reporter) serve(w http.ResponseWriter, req *http.Request) {
 	tag, ok := strings.CutPrefix(req.URL.Path, "/report/")
 	if req.Method != http.MethodPost || !ok || tag == "" {
+		http.NotFound(w, req)
+		return
+	}
+	if tag, ok := strings.CutSuffix(tag, "/recording"); ok && tag != "" && !strings.Contains(tag, "/") {
+		r.serveRecording(w, req, tag)
+		return
+	}
+	if strings.Contains(tag, "/") {
 		http.NotFound(w, req)
 		return
 	}
@@ -157,6 +211,27 @@ func (r *Reporter) serve(w http.ResponseWriter, req *http.Request) {
 	r.raw[tag] = body
 	r.count[tag]++
 	w.WriteHeader(http.StatusNoContent)
+}
+
+// serveRecording keeps the recording a page POSTs (test hooks: the web
+// client's local recording, as soon as it stops).
+func (r *Reporter) serveRecording(w http.ResponseWriter, req *http.Request, tag string) {
+	body, err := io.ReadAll(http.MaxBytesReader(w, req.Body, maxRecordingSize))
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusRequestEntityTooLarge)
+		return
+	}
+	r.mu.Lock()
+	r.recordings[tag] = body
+	r.mu.Unlock()
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// Recording returns the last recording the page tagged tag POSTed, or nil.
+func (r *Reporter) Recording(tag string) []byte {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.recordings[tag]
 }
 
 // Latest returns the most recent report of every tag that has reported.

@@ -48,8 +48,28 @@ export function callState(app) {
     main: app.grid?.main || '',
     canShare: !!app.session?.canShare,
     participants,
+    tiles: tileState(app.grid),
     recordings: c?.recordings || 0,
     lastRecording: c?.lastRecording || null,
     recordingMimeType: c?.recorder?.mimeType || '',
   };
+}
+
+// tileState is what each tile shows, read from the page itself: the avatar
+// instead of video, the muted and recording marks, and where it is placed.
+function tileState(grid) {
+  const out = {};
+  if (!grid) return out;
+  for (const [key, tile] of grid.allTiles()) {
+    const r = grid.layout.get(key) || { role: 'hidden', w: 0, h: 0 };
+    out[key] = {
+      noVideo: tile.el.classList.contains('no-video'),
+      micOff: !tile.micEl.hidden,
+      recording: !tile.recEl.hidden,
+      role: tile.el.hidden ? 'hidden' : r.role,
+      width: Math.round(r.w),
+      height: Math.round(r.h),
+    };
+  }
+  return out;
 }
