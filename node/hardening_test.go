@@ -44,9 +44,23 @@ func loopbackAPI(t *testing.T) *webrtc.API {
 	return webrtc.NewAPI(webrtc.WithMediaEngine(m), webrtc.WithSettingEngine(se))
 }
 
+// rawOptions adapt connectRawWith: api builds the PeerConnection (nil:
+// loopbackAPI), setup runs on it before the offer, and onMessage gets every
+// node message but the first answer and candidates, on the reading
+// goroutine (nil: they are queued in rawPeer.msgs).
+type rawOptions struct {
+	api       *webrtc.API
+	setup     func(pc *webrtc.PeerConnection)
+	onMessage func(w *wsConn, m signal.Message)
+}
+
 // connectRaw joins room and completes the first offer/answer with a
 // receive-only PeerConnection, then waits until it is connected.
 func connectRaw(t *testing.T, n *node.Node, room, name string) *rawPeer {
+	return connectRawWith(t, n, room, name, rawOptions{})
+}
+
+func connectRawWith(t *testing.T, n *node.Node, room, name string, o rawOptions) *rawPeer {
 	t.Helper()
 	w := dialWS(t, n)
 	w.send(fmt.Sprintf(`{"type":"join","room":%q,"name":%q}`, room, name))
@@ -54,11 +68,18 @@ func connectRaw(t *testing.T, n *node.Node, room, name string) *rawPeer {
 	if err != nil {
 		t.Fatalf("%s: no joined: %v", name, err)
 	}
-	pc, err := loopbackAPI(t).NewPeerConnection(webrtc.Configuration{})
+	api := o.api
+	if api == nil {
+		api = loopbackAPI(t)
+	}
+	pc, err := api.NewPeerConnection(webrtc.Configuration{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = pc.Close() })
+	if o.setup != nil {
+		o.setup(pc)
+	}
 	if _, err := pc.AddTransceiverFromKind(webrtc.RTPCodecTypeAudio,
 		webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionRecvonly}); err != nil {
 		t.Fatal(err)
@@ -113,6 +134,8 @@ func connectRaw(t *testing.T, n *node.Node, room, name string) *rawPeer {
 				} else {
 					_ = pc.AddICECandidate(c)
 				}
+			case o.onMessage != nil:
+				o.onMessage(w, m)
 			default:
 				select {
 				case p.msgs <- m:

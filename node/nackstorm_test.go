@@ -247,12 +247,6 @@ func (s *stormer) kinds() (video, audio int) {
 // PeerConnection and answers the node's renegotiation offers.
 func connectStormer(t *testing.T, n *node.Node, room, name string) *stormer {
 	t.Helper()
-	w := dialWS(t, n)
-	w.send(fmt.Sprintf(`{"type":"join","room":%q,"name":%q}`, room, name))
-	joined, err := w.next(signal.TypeJoined)
-	if err != nil {
-		t.Fatalf("%s: no joined: %v", name, err)
-	}
 	var se webrtc.SettingEngine
 	se.SetIncludeLoopbackCandidate(true)
 	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
@@ -264,59 +258,20 @@ func connectStormer(t *testing.T, n *node.Node, room, name string) *stormer {
 	if err := m.RegisterDefaultCodecs(); err != nil {
 		t.Fatal(err)
 	}
-	pc, err := webrtc.NewAPI(webrtc.WithMediaEngine(m), webrtc.WithSettingEngine(se)).NewPeerConnection(webrtc.Configuration{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = pc.Close() })
-	s := &stormer{pc: pc, id: joined.ID}
-	pc.OnTrack(func(tr *webrtc.TrackRemote, _ *webrtc.RTPReceiver) { s.receive(tr) })
-	if _, err := pc.AddTransceiverFromKind(webrtc.RTPCodecTypeAudio,
-		webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionRecvonly}); err != nil {
-		t.Fatal(err)
-	}
-	connected := make(chan struct{})
-	var once sync.Once
-	pc.OnConnectionStateChange(func(st webrtc.PeerConnectionState) {
-		if st == webrtc.PeerConnectionStateConnected {
-			once.Do(func() { close(connected) })
-		}
-	})
-	offer, err := pc.CreateOffer(nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	gathered := webrtc.GatheringCompletePromise(pc)
-	if err := pc.SetLocalDescription(offer); err != nil {
-		t.Fatal(err)
-	}
-	<-gathered
-	w.sendJSON(signal.Message{Type: signal.TypeOffer, SDP: pc.LocalDescription().SDP})
-	answer, err := w.next(signal.TypeAnswer)
-	if err != nil {
-		t.Fatalf("%s: no answer: %v", name, err)
-	}
-	if err := pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: answer.SDP}); err != nil {
-		t.Fatal(err)
-	}
-	// From here on this goroutine alone reads and writes the WebSocket.
-	go func() {
-		_ = w.c.SetReadDeadline(time.Time{})
-		for {
-			var msg signal.Message
-			if err := w.c.ReadJSON(&msg); err != nil {
-				return
-			}
+	s := &stormer{}
+	p := connectRawWith(t, n, room, name, rawOptions{
+		api: webrtc.NewAPI(webrtc.WithMediaEngine(m), webrtc.WithSettingEngine(se)),
+		setup: func(pc *webrtc.PeerConnection) {
+			s.pc = pc
+			pc.OnTrack(func(tr *webrtc.TrackRemote, _ *webrtc.RTPReceiver) { s.receive(tr) })
+		},
+		onMessage: func(w *wsConn, msg signal.Message) {
 			if err := s.signal(w, msg); err != nil {
 				s.signalErr.Store(&err)
 			}
-		}
-	}()
-	select {
-	case <-connected:
-	case <-time.After(10 * time.Second):
-		t.Fatalf("%s: media connection not up after 10s (state %s)", name, pc.ConnectionState())
-	}
+		},
+	})
+	s.id = p.id
 	return s
 }
 
