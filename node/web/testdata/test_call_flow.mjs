@@ -67,8 +67,10 @@ const shareTile = tiles().find((t) => t.dataset.source === 'screen');
 eq([shareTile.dataset.id, shareTile.classList.contains('role-main')], ['p2', true], 'share large');
 const bo = tiles().find((t) => t.dataset.id === 'p2' && t.dataset.source === 'camera');
 eq(bo.classList.contains('role-pip'), true, "sharer's camera as a thumbnail");
-await until('constraints', () => sent('constraints').length > 0);
-const c = sent('constraints').at(-1).tiles;
+// Constraints are sent as the layout settles: wait for the one that
+// follows the share's layout (the last one sent, whatever it says, is checked).
+await until('constraints for the share', () => 'p2/screen' in (sent('constraints').at(-1)?.tiles || {})).catch(() => {});
+const c = sent('constraints').at(-1)?.tiles || {};
 eq([c['p2/screen'] > 500, c.p2 > 0 && c.p2 < 200, c.p3 > 0 && c.p3 < 200], [true, true, true],
   `constraints follow the layout, the share apart from the camera ${JSON.stringify(c)}`);
 
