@@ -53,6 +53,11 @@ type Options struct {
 	Net transport.Net
 	// Token is the join token, for a node that requires one.
 	Token string
+	// E2EE declares at join that the participant's media is encrypted end
+	// to end, as the web client does with its encryption switch. This
+	// client does not encrypt anything itself: the flag is for tests of
+	// what the node shows and refuses for encrypted participants.
+	E2EE bool
 	// Transport is how media may reach the node: "" over UDP (host
 	// candidates), "tcp" over ICE-TCP only, "relay" only through the TURN
 	// servers the node hands out in joined (TURNFilter keeps some of their
@@ -500,7 +505,7 @@ func (c *Client) dialAndJoin(ctx context.Context) (signal.Message, error) {
 	stopWatch := context.AfterFunc(ctx, func() { _ = ws.Close() })
 	defer stopWatch()
 	if err := c.send(signal.Message{Type: signal.TypeJoin, Room: c.opts.Room, Name: c.opts.Name,
-		Region: c.opts.Region, Token: c.opts.Token}); err != nil {
+		Region: c.opts.Region, Token: c.opts.Token, E2EE: c.opts.E2EE}); err != nil {
 		_ = ws.Close()
 		return signal.Message{}, err
 	}

@@ -54,7 +54,7 @@ func fixtureAt(step int) snapshot.Snapshot {
 		},
 	}
 	carol := snapshot.Participant{
-		ID: "p-carol", Name: "carol", Region: "ap-south", Node: "n2", Remote: true, Joined: fixtureBase.Add(-2 * time.Minute),
+		ID: "p-carol", Name: "carol", Region: "ap-south", Node: "n2", Remote: true, E2EE: true, Joined: fixtureBase.Add(-2 * time.Minute),
 		State: "connected", RTTMs: 42, LossUpPct: 2.5, LossDownPct: 0, BitrateUp: 300_000, BitrateDown: 1_000_000,
 		Audio: true, Layers: layers(130_000, 0, 0),
 		// As n2 reports it; alice's own report of the pair is the one shown.

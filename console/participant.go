@@ -143,6 +143,9 @@ func (v *participantView) lines(c *snapshot.Conference, p *snapshot.Participant)
 	if p.Remote {
 		info = append(info, segment{st.Warn.Render("⇄ remote: hosted by node " + dash(clean(p.Node))), 0})
 	}
+	if p.E2EE {
+		info = append(info, segment{st.Speaking.Render("end-to-end encrypted"), 0})
+	}
 	out = append(out, fitSegments(info, v.width, " · "))
 	out = append(out, "published "+v.layersDetail(p.Layers))
 

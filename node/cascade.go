@@ -166,7 +166,7 @@ func (p *Participant) controlState() control.Participant {
 	}
 	cp := control.Participant{ID: p.id, Name: p.name, Region: p.region, RTTMs: rtt,
 		MicOff: p.micOff.Load(), CameraOff: p.cameraOff.Load(), Sharing: p.sharing.Load(),
-		Recording: p.recording.Load(), Moderator: p.grants.Moderator}
+		Recording: p.recording.Load(), Moderator: p.grants.Moderator, E2EE: p.e2ee}
 	p.mu.Lock()
 	for k, v := range p.measured {
 		if cp.Measured == nil {
@@ -205,7 +205,7 @@ func (rm *remoteMember) memberID() string { return rm.ID() }
 func (rm *remoteMember) info() signal.Participant {
 	st := rm.State()
 	return signal.Participant{ID: rm.ID(), Name: rm.Name(), Region: rm.Region(), Node: rm.Origin(),
-		MicOff: st.MicOff, CameraOff: st.CameraOff, Sharing: st.Sharing, Recording: st.Recording, Moderator: st.Moderator}
+		MicOff: st.MicOff, CameraOff: st.CameraOff, Sharing: st.Sharing, Recording: st.Recording, Moderator: st.Moderator, E2EE: st.E2EE}
 }
 
 func (rm *remoteMember) upTracks() []*media.UpTrack { return rm.UpTracks() }
@@ -224,6 +224,7 @@ func (rm *remoteMember) snapshot(members []member) snapshot.Participant {
 		CameraOff:  rm.State().CameraOff,
 		Sharing:    rm.State().Sharing,
 		Recording:  rm.State().Recording,
+		E2EE:       rm.State().E2EE,
 		Subs:       []snapshot.Subscription{},
 		E2E:        []snapshot.E2E{},
 	}

@@ -511,3 +511,30 @@ func TestCascadeScreenShare(t *testing.T) {
 		return ok && m.Code == signal.CodeShareBusy, fmt.Sprintf("%+v", m)
 	})
 }
+
+// TestCascadeE2EEFlag: a participant that joins with end-to-end encryption
+// is shown as encrypted to the others, in the API of its node and of a
+// node it is relayed to.
+func TestCascadeE2EEFlag(t *testing.T) {
+	nodes := startCascade(t, []string{"us", "eu"}, nil)
+	a := joinAt(t, nodes["us"], "ce2ee", "alice", "us", func(o *client.Options) { publishing(o); o.E2EE = true })
+	b := joinAt(t, nodes["eu"], "ce2ee", "bob", "eu", nil)
+	receivesAt(t, 20*time.Second, b, a, 0)
+	for _, region := range []string{"us", "eu"} {
+		waitFor(t, 5*time.Second, region+" to show alice as encrypted", func() (bool, string) {
+			p, _ := findParticipant(nodes[region], "ce2ee", a.ID())
+			return p != nil && p.E2EE, fmt.Sprintf("%+v", p)
+		})
+	}
+	if p, _ := findParticipant(nodes["eu"], "ce2ee", b.ID()); p == nil || p.E2EE {
+		t.Fatalf("bob did not encrypt but is shown as encrypted: %+v", p)
+	}
+	waitFor(t, 5*time.Second, "bob to be told alice is encrypted", func() (bool, string) {
+		for _, q := range b.Participants() {
+			if q.ID == a.ID() {
+				return q.E2EE, fmt.Sprintf("%+v", q)
+			}
+		}
+		return false, "alice not listed"
+	})
+}

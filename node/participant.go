@@ -67,8 +67,11 @@ type Participant struct {
 	audioMuted atomic.Bool // by an operator or a moderator
 	// What the participant turned off, shares or records, as it said.
 	micOff, cameraOff, sharing, recording atomic.Bool
-	remb                                  atomic.Int64
-	rembAt                                atomic.Int64
+	// e2ee: the client said at join that it encrypts its media end to
+	// end (fixed for the participant's life).
+	e2ee   bool
+	remb   atomic.Int64
+	rembAt atomic.Int64
 
 	// rates, written by tickRates (node ticker goroutine) and read by snapshots
 	rateMu                 sync.Mutex
@@ -98,7 +101,7 @@ func newParticipant(n *Node, r *Conference, s *session, m signal.Message) (*Part
 	}
 	id := n.newParticipantID()
 	p := &Participant{
-		id: id, name: m.Name, region: region,
+		id: id, name: m.Name, region: region, e2ee: m.E2EE,
 		node: n, conf: r, sess: s, api: api,
 		rtx:         rtxguard.NewBudget(rtxguard.BudgetConfig{}, time.Now()),
 		joined:      time.Now(),
@@ -154,7 +157,7 @@ func (p *Participant) memberID() string { return p.id }
 func (p *Participant) info() signal.Participant {
 	return signal.Participant{ID: p.id, Name: p.name, Region: p.region, Node: p.node.cfg.ID,
 		MicOff: p.micOff.Load(), CameraOff: p.cameraOff.Load(), Sharing: p.sharing.Load(),
-		Recording: p.recording.Load(), Moderator: p.grants.Moderator}
+		Recording: p.recording.Load(), Moderator: p.grants.Moderator, E2EE: p.e2ee}
 }
 
 func (p *Participant) send(m signal.Message) { p.sess.send(m) }

@@ -83,6 +83,7 @@ func (p *Participant) snapshot(members []member) snapshot.Participant {
 		CameraOff:   p.cameraOff.Load(),
 		Sharing:     p.sharing.Load(),
 		Recording:   p.recording.Load(),
+		E2EE:        p.e2ee,
 		State:       p.pc.ConnectionState().String(),
 		Speaking:    p.speaker.Speaking(),
 		AudioLevel:  p.speaker.AudioLevel(),

@@ -69,6 +69,7 @@ type Participant struct {
 	Tracks   []Track            `json:"tracks,omitempty"`
 	// What the participant turned off, shares or records, as its node says.
 	MicOff    bool `json:"mic_off,omitempty"`
+	E2EE      bool `json:"e2ee,omitempty"`
 	CameraOff bool `json:"camera_off,omitempty"`
 	Sharing   bool `json:"sharing,omitempty"`
 	Recording bool `json:"recording,omitempty"`

@@ -45,7 +45,7 @@ type Remote struct {
 
 // State is what a participant turned off, shares or records, as its node says.
 type State struct {
-	MicOff, CameraOff, Sharing, Recording, Moderator bool
+	MicOff, CameraOff, Sharing, Recording, Moderator, E2EE bool
 }
 
 // State is the participant's state as its node last said.
@@ -257,7 +257,7 @@ func (p *Peering) applyState(pr *peer, conf string, m *control.Message) {
 		seen[mp.ID] = true
 		r.mu.Lock()
 		r.rttMs, r.measured = mp.RTTMs, mp.Measured
-		next := State{MicOff: mp.MicOff, CameraOff: mp.CameraOff, Sharing: mp.Sharing, Recording: mp.Recording, Moderator: mp.Moderator}
+		next := State{MicOff: mp.MicOff, CameraOff: mp.CameraOff, Sharing: mp.Sharing, Recording: mp.Recording, Moderator: mp.Moderator, E2EE: mp.E2EE}
 		changed := next != r.state
 		r.state = next
 		r.mu.Unlock()

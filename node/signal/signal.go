@@ -62,6 +62,9 @@ type Participant struct {
 	Sharing   bool `json:"sharing,omitempty"`
 	Recording bool `json:"recording,omitempty"`
 	Moderator bool `json:"moderator,omitempty"`
+	// E2EE: the participant encrypts its media end to end; the node
+	// forwards frames it cannot read.
+	E2EE bool `json:"e2ee,omitempty"`
 }
 
 // TrackInfo says whose track, and which source, an m-line of the node's
@@ -103,6 +106,8 @@ type Message struct {
 	Name   string `json:"name,omitempty"`
 	Region string `json:"region,omitempty"`
 	Token  string `json:"token,omitempty"`
+	// E2EE: the joining client encrypts its media end to end.
+	E2EE bool `json:"e2ee,omitempty"`
 
 	// joined
 	ID           string        `json:"id,omitempty"`

@@ -130,6 +130,7 @@ type Participant struct {
 	CameraOff          bool           `json:"camera_off"`  // ... its camera
 	Sharing            bool           `json:"sharing"`     // it shares its screen
 	Recording          bool           `json:"recording"`   // it records the meeting locally
+	E2EE               bool           `json:"e2ee"`        // it encrypts its media end to end
 	LayerCap           string         `json:"layer_cap"`   // "" or the highest rid an operator allows
 	Audio              bool           `json:"audio"`       // publishes audio
 	Layers             []Layer        `json:"layers"`      // published video layers
