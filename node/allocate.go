@@ -4,6 +4,7 @@ package node
 // video it receives.
 
 import (
+	"math"
 	"time"
 
 	"github.com/pion/rtcp"
@@ -143,6 +144,7 @@ func (p *Participant) tickRates(secs float64) {
 		}
 	}
 	p.mu.Unlock()
+	p.rttMs.Store(math.Float64bits(p.rtt.update(p.rttSamples(nil))))
 	p.rateMu.Lock()
 	defer p.rateMu.Unlock()
 	p.bitrateUp, p.bitrateDown = up, down

@@ -3,6 +3,7 @@ package node_test
 import (
 	"context"
 	"fmt"
+	"math"
 	"net"
 	"net/http"
 	"slices"
@@ -536,5 +537,46 @@ func TestCascadeE2EEFlag(t *testing.T) {
 			}
 		}
 		return false, "alice not listed"
+	})
+}
+
+// TestRTTFigure: a participant's RTT is one figure, the round trip to its
+// node, and every view shows the same one: its node's API, a peer node's
+// API (relayed in control state) and the peer's end-to-end table.
+func TestRTTFigure(t *testing.T) {
+	link, err := linkemu.NewNet(linkemu.NetConfig{Seed: 3,
+		Up:   linkemu.Params{Delay: 40 * time.Millisecond},
+		Down: linkemu.Params{Delay: 40 * time.Millisecond}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	nodes := startCascade(t, []string{"us", "eu"}, nil)
+	a := joinAt(t, nodes["us"], "rtt", "alice", "us", func(o *client.Options) { publishing(o); o.Net = link })
+	b := joinAt(t, nodes["eu"], "rtt", "bob", "eu", publishing)
+	receivesAt(t, 20*time.Second, a, b, 0)
+	receivesAt(t, 20*time.Second, b, a, 0)
+	var home float64
+	waitFor(t, 15*time.Second, "us to measure alice's 80 ms round trip", func() (bool, string) {
+		p, _ := findParticipant(nodes["us"], "rtt", a.ID())
+		if p == nil {
+			return false, "alice not listed"
+		}
+		home = p.RTTMs
+		return home > 70 && home < 110, fmt.Sprintf("%.1f ms", home)
+	})
+	waitFor(t, 10*time.Second, "eu to show the same figure for alice", func() (bool, string) {
+		p, _ := findParticipant(nodes["eu"], "rtt", a.ID())
+		q, _ := findParticipant(nodes["eu"], "rtt", b.ID())
+		if p == nil || q == nil {
+			return false, "not listed"
+		}
+		var e2e float64
+		for _, e := range q.E2E {
+			if e.Peer == a.ID() {
+				e2e = e.PeerMs
+			}
+		}
+		near := func(v float64) bool { return math.Abs(v-home) < 10 }
+		return near(p.RTTMs) && near(e2e), fmt.Sprintf("us %.1f, eu %.1f, bob's end-to-end hop %.1f", home, p.RTTMs, e2e)
 	})
 }

@@ -73,6 +73,11 @@ type Participant struct {
 	remb   atomic.Int64
 	rembAt atomic.Int64
 
+	// rtt is the participant's one RTT figure (see rttFilter), updated by
+	// tickRates; rttMs holds its float64 bits for every reader.
+	rtt   rttFilter
+	rttMs atomic.Uint64
+
 	// rates, written by tickRates (node ticker goroutine) and read by snapshots
 	rateMu                 sync.Mutex
 	bitrateUp, bitrateDown int64

@@ -198,9 +198,10 @@ func ridOf(layer int) string {
 
 // linkStats reads the RTCP-derived RTT, downstream loss and upstream jitter.
 func (p *Participant) linkStats() (rttMs, lossDownPct, jitterMs float64) {
+	rttMs = math.Float64frombits(p.rttMs.Load())
 	g := p.api.stats()
 	if g == nil {
-		return 0, 0, 0
+		return rttMs, 0, 0
 	}
 	p.mu.Lock()
 	var ssrcs []uint32
@@ -210,24 +211,17 @@ func (p *Participant) linkStats() (rttMs, lossDownPct, jitterMs float64) {
 		}
 	}
 	p.mu.Unlock()
-	var rttN, lossN int
+	var lossN int
 	for _, ssrc := range ssrcs {
 		st := g.Get(ssrc)
 		if st == nil {
 			continue
 		}
 		ri := st.RemoteInboundRTPStreamStats
-		if ri.RoundTripTimeMeasurements > 0 && ri.RoundTripTime >= 0 && ri.RoundTripTime < time.Minute {
-			rttMs += ri.RoundTripTime.Seconds() * 1000
-			rttN++
-		}
 		if ri.PacketsReceived+uint64(max(ri.PacketsLost, 0)) > 0 {
 			lossDownPct += ri.FractionLost * 100
 			lossN++
 		}
-	}
-	if rttN > 0 {
-		rttMs /= float64(rttN)
 	}
 	if lossN > 0 {
 		lossDownPct /= float64(lossN)
@@ -240,6 +234,30 @@ func (p *Participant) linkStats() (rttMs, lossDownPct, jitterMs float64) {
 		}
 	}
 	return rttMs, lossDownPct, jitterMs
+}
+
+// rttSamples returns the latest RTCP round trip of each track the node
+// sends this participant, in ms (see rttFilter).
+func (p *Participant) rttSamples(dst []float64) []float64 {
+	g := p.api.stats()
+	if g == nil {
+		return dst
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, s := range p.downs {
+		ssrc := s.down.SSRC()
+		if ssrc == 0 {
+			continue
+		}
+		if st := g.Get(ssrc); st != nil {
+			ri := st.RemoteInboundRTPStreamStats
+			if ri.RoundTripTimeMeasurements > 0 && ri.RoundTripTime > 0 && ri.RoundTripTime < time.Minute {
+				dst = append(dst, ri.RoundTripTime.Seconds()*1000)
+			}
+		}
+	}
+	return dst
 }
 
 // The operator's actions, used by the console.
