@@ -148,54 +148,11 @@ func (n *Node) newPeerAPI() (*peerAPI, error) {
 	if err != nil {
 		return nil, err
 	}
-	reg := &interceptor.Registry{}
 	out := &peerAPI{}
-
-	// Stats first, innermost: it must see the sender reports the report
-	// interceptor writes, or it cannot compute RTT from receiver reports.
-	var getter stats.Getter
-	sf, err := stats.NewInterceptor()
+	reg, err := interceptors(m, n.cfg.InitialBitrate, n.cfg.MaxBitrate, out)
 	if err != nil {
-		return nil, fmt.Errorf("stats: %w", err)
+		return nil, err
 	}
-	sf.OnNewPeerConnection(func(_ string, g stats.Getter) { getter = g })
-	reg.Add(sf)
-	out.stats = func() stats.Getter { return getter }
-
-	gen, err := nack.NewGeneratorInterceptor()
-	if err != nil {
-		return nil, fmt.Errorf("nack generator: %w", err)
-	}
-	reg.Add(gen)
-	if err := webrtc.ConfigureRTCPReports(reg); err != nil {
-		return nil, fmt.Errorf("rtcp reports: %w", err)
-	}
-	if err := webrtc.ConfigureTWCCSender(m, reg); err != nil {
-		return nil, fmt.Errorf("twcc sender: %w", err)
-	}
-	var est cc.BandwidthEstimator
-	ccf, err := cc.NewInterceptor(func() (cc.BandwidthEstimator, error) {
-		return gcc.NewSendSideBWE(
-			gcc.SendSideBWEInitialBitrate(n.cfg.InitialBitrate),
-			gcc.SendSideBWEMaxBitrate(n.cfg.MaxBitrate),
-			gcc.SendSideBWEMinBitrate(100_000),
-			gcc.SendSideBWEPacer(gcc.NewNoOpPacer()),
-		)
-	})
-	if err != nil {
-		return nil, fmt.Errorf("congestion control: %w", err)
-	}
-	ccf.OnNewPeerConnection(func(_ string, e cc.BandwidthEstimator) { est = e })
-	reg.Add(ccf)
-	out.estimator = func() cc.BandwidthEstimator { return est }
-
-	// Registered last so that it runs first on the way out: the congestion
-	// controller needs the transport-wide sequence number already on each packet.
-	hdr, err := twcc.NewHeaderExtensionInterceptor()
-	if err != nil {
-		return nil, fmt.Errorf("twcc header: %w", err)
-	}
-	reg.Add(hdr)
 
 	se := webrtc.SettingEngine{LoggerFactory: pionlog.Factory{Logger: n.log}}
 	se.SetICEUDPMux(n.udpMux)
@@ -225,6 +182,60 @@ func (n *Node) newPeerAPI() (*peerAPI, error) {
 	}
 	out.api = webrtc.NewAPI(webrtc.WithMediaEngine(m), webrtc.WithInterceptorRegistry(reg), webrtc.WithSettingEngine(se))
 	return out, nil
+}
+
+// interceptors is the pion interceptor chain of every PeerConnection: stats,
+// NACK generation, RTCP reports, transport-wide CC feedback and the send-side
+// estimator. It fills out's stats and estimator getters.
+func interceptors(m *webrtc.MediaEngine, initialBitrate, maxBitrate int, out *peerAPI) (*interceptor.Registry, error) {
+	reg := &interceptor.Registry{}
+
+	// Stats first, innermost: it must see the sender reports the report
+	// interceptor writes, or it cannot compute RTT from receiver reports.
+	var getter stats.Getter
+	sf, err := stats.NewInterceptor()
+	if err != nil {
+		return nil, fmt.Errorf("stats: %w", err)
+	}
+	sf.OnNewPeerConnection(func(_ string, g stats.Getter) { getter = g })
+	reg.Add(sf)
+	out.stats = func() stats.Getter { return getter }
+
+	gen, err := nack.NewGeneratorInterceptor()
+	if err != nil {
+		return nil, fmt.Errorf("nack generator: %w", err)
+	}
+	reg.Add(gen)
+	if err := webrtc.ConfigureRTCPReports(reg); err != nil {
+		return nil, fmt.Errorf("rtcp reports: %w", err)
+	}
+	if err := webrtc.ConfigureTWCCSender(m, reg); err != nil {
+		return nil, fmt.Errorf("twcc sender: %w", err)
+	}
+	var est cc.BandwidthEstimator
+	ccf, err := cc.NewInterceptor(func() (cc.BandwidthEstimator, error) {
+		return gcc.NewSendSideBWE(
+			gcc.SendSideBWEInitialBitrate(initialBitrate),
+			gcc.SendSideBWEMaxBitrate(maxBitrate),
+			gcc.SendSideBWEMinBitrate(100_000),
+			gcc.SendSideBWEPacer(gcc.NewNoOpPacer()),
+		)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("congestion control: %w", err)
+	}
+	ccf.OnNewPeerConnection(func(_ string, e cc.BandwidthEstimator) { est = e })
+	reg.Add(ccf)
+	out.estimator = func() cc.BandwidthEstimator { return est }
+
+	// Registered last so that it runs first on the way out: the congestion
+	// controller needs the transport-wide sequence number already on each packet.
+	hdr, err := twcc.NewHeaderExtensionInterceptor()
+	if err != nil {
+		return nil, fmt.Errorf("twcc header: %w", err)
+	}
+	reg.Add(hdr)
+	return reg, nil
 }
 
 // allowedRemote reports whether the node may check a client's candidate
