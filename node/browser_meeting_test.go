@@ -430,12 +430,21 @@ var screenSizes = []struct {
 // reference images in testdata/screens say, at a laptop's and a phone's
 // size. Regenerate them with SWITCHYARD_UPDATE_SCREENS=1 (which also
 // refreshes docs/call-page.png). The pages are made still: microphone and
-// camera off, fixed names, a Go participant without media, no focus.
+// camera off, fixed names, a Go participant whose microphone is off, no focus.
 func TestBrowserMeetingScreens(t *testing.T) {
 	skipShort(t)
 	n := nodetest.Start(t, nil)
 	const room = "standup"
-	join(t, n, room, "Ada Lovelace", nil)
+	// Ada publishes a microphone she has turned off: a tile (watch-only
+	// participants get none) that stays still.
+	ada := join(t, n, room, "Ada Lovelace", func(o *client.Options) { o.PublishAudio = true })
+	waitFor(t, 10*time.Second, "the node to receive Ada's microphone", func() (bool, string) {
+		p, _ := findParticipant(n, room, ada.ID())
+		return p != nil && p.Audio, fmt.Sprintf("%+v", p)
+	})
+	if err := ada.SetPublishState(true, false); err != nil {
+		t.Fatal(err)
+	}
 	rep := browsertest.NewReporter(t)
 	// No name: the join page, which then joins this same room.
 	q := url.Values{"report": {rep.URL("a")}, "mic": {"0"}, "camera": {"0"}}
@@ -472,6 +481,9 @@ func TestBrowserMeetingScreens(t *testing.T) {
 			if rm.E2ERTT == nil {
 				return fmt.Errorf("%w: no RTT to Ada yet", browsertest.ErrPending)
 			}
+		}
+		if _, ok := r.Call.Tiles[ada.ID()]; !ok {
+			return fmt.Errorf("%w: no tile for Ada yet: %+v", browsertest.ErrPending, r.Call.Tiles)
 		}
 		return nil
 	}, a)

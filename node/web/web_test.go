@@ -33,6 +33,7 @@ func TestHandler(t *testing.T) {
 		{"module", "GET", "/assets/session.js", 200, "text/javascript", "RTCPeerConnection"},
 		{"style", "GET", "/assets/style.css", 200, "text/css", ".tile"},
 		{"reconnect module", "GET", "/assets/reconnect.js", 200, "text/javascript", "export class Reconnect"},
+		{"e2ee worker", "GET", "/assets/e2ee-worker.js", 200, "text/javascript", "onrtctransform"},
 		{"ui module", "GET", "/assets/ui.js", 200, "text/javascript", "export function showError"},
 		{"remote tile style", "GET", "/assets/style.css", 200, "text/css", ".tile.remote"},
 		{"missing asset", "GET", "/assets/nope.js", 404, "", ""},
@@ -365,13 +366,25 @@ export async function joinOn(ws, id, node, fallback, participants = []) {
   ws.deliver({ type: 'joined', id, room: 'demo', node, region: 'r', participants, fallback });
   await until('offer on ' + (ws.url), () => ws.sent.some((m) => m.type === 'offer'));
 }
+// publish delivers a node offer forwarding tracks ({mid: {publisher, source}})
+// and waits for the client's answer.
+export async function publish(ws, tracks) {
+  const answers = () => ws.sent.filter((m) => m.type === 'answer').length;
+  const n = answers();
+  const sdp = Object.entries(tracks).map(([mid, t]) => ({ mid, kind: t.source === 'mic' ? 'audio' : 'video', dir: 'recvonly' }));
+  ws.deliver({ type: 'offer', sdp: JSON.stringify(sdp), tracks });
+  await until('answer on ' + (ws.url), () => answers() > n);
+}
 `
 
-const rejoinScript = `import { sockets, pcs, tracks, $, until, check, socket, joinOn } from './harness.mjs';
+const rejoinScript = `import { sockets, pcs, tracks, $, until, check, socket, joinOn, publish } from './harness.mjs';
 await import('./app.js');
 const a = await socket(0, 'ws://a/ws');
 await joinOn(a, 'p1', 'n1', ['ws://b/ws', 'wss://c/ws', 'javascript:x'], [{ id: 'p2', name: 'bo', node: 'n2', region: 'eu' }]);
 const grid = $('grid');
+check(grid.children.length === 0, 'a tile before any track');
+check($('status').textContent === 'joined as ann on n1', 'status "' + ($('status').textContent) + '"');
+await publish(a, { 2: { publisher: 'p2', source: 'mic' } });
 check(grid.children.length === 1, 'one tile');
 const tile = grid.children[0];
 check(tile.classList.contains('remote'), 'tile of a participant on n2 not marked remote');
@@ -385,6 +398,7 @@ check(pcs[0].closed, 'old peer connection left open');
 b.refuse();
 const c = await socket(2, 'wss://c/ws');
 await joinOn(c, 'p7', 'n3', ['ws://a/ws'], [{ id: 'p2', name: 'bo', node: 'n3', region: 'eu' }]);
+await publish(c, { 2: { publisher: 'p2', source: 'mic' } });
 check(!grid.children.at(-1).classList.contains('remote'), 'participant now on the same node still marked remote');
 
 // Mid-call redirect (draining): teardown then connect, same camera.

@@ -1,7 +1,8 @@
 // Entry point of the Switchyard web client: the join page, and the room page
 // that ties signaling, the peer connection, the stage of tiles, the controls,
-// the participant list, chat and the RTT probe together, and moves the call
-// to another node when the node redirects the client or goes away.
+// the participant list, chat, the RTT probe and end-to-end encryption
+// together, and moves the call to another node when the node redirects the
+// client or goes away.
 import { Signaling, signalingURL } from './signaling.js';
 import { Session } from './session.js';
 import { TileGrid } from './tiles.js';
@@ -16,6 +17,10 @@ import { PeoplePanel } from './panel.js';
 import { QualityMonitor } from './quality.js';
 import { reduceParticipants, selfUpdate, tokenName } from './participants.js';
 import { showPrejoin } from './prejoin.js';
+import { withMedia } from './tracks.js';
+import { passphraseFromHash } from './e2ee.js';
+import { startE2EE } from './e2ee-ui.js';
+import { newApp } from './state.js';
 
 const ROOM_RE = /^[A-Za-z0-9._-]{1,64}$/;
 // Redirects followed in a row without a join: more means nodes disagree.
@@ -24,42 +29,8 @@ const MAX_REDIRECTS = 5;
 // or is going away. Others (removed by an operator, room full) are final.
 const REJOIN_AFTER = new Set(['internal', 'draining', 'node-full']);
 
-// Everything the page knows; report.js reads it too.
-const app = {
-  id: '',
-  room: '',
-  name: '',
-  token: '', // join token from the page's URL, where the node requires one
-  relayOnly: false, // ?relay=1: every path through the node's TURN servers
-  grants: null, // what the node lets this participant do, from joined
-  region: '',
-  node: '',
-  dominant: '',
-  signalingState: 'idle',
-  lastConstraints: null,
-  errors, // shown and reported errors, shared with ui.js
-  participants: new Map(), // id -> participant object (participants.js)
-  media: null, // LocalMedia: this browser's camera and microphone
-  controls: null, // CallControls
-  people: null, // PeoplePanel
-  quality: null, // QualityMonitor
-  sig: null,
-  session: null,
-  grid: null,
-  rtt: null,
-  leaving: false,
-  debug: false,
-  url: '', // signaling URL of the node the client is on
-  fallback: [], // other nodes' signaling URLs, from the last `joined`
-  inCall: false, // joined at least once and not left: a loss is rejoined
-  reconnect: null, // a Reconnect while rejoining after a loss
-  reconnects: 0, // successful rejoins, for report.js
-  redirects: 0, // redirects followed since the last join
-  fatal: '', // code of a fatal error from the current node
-  peerIds() {
-    return [...this.participants.keys()];
-  },
-};
+// Everything the page knows (state.js); report.js reads it too.
+const app = newApp(errors);
 
 function main() {
   const params = new URLSearchParams(location.search);
@@ -68,6 +39,8 @@ function main() {
   const token = (params.get('token') || '').trim();
   const name = (params.get('name') || tokenName(token)).trim();
   const region = (params.get('region') || '').trim();
+  // In the fragment, so that the server never sees it.
+  const passphrase = passphraseFromHash(location.hash);
   app.token = token;
   app.relayOnly = params.get('relay') === '1';
 
@@ -82,13 +55,13 @@ function main() {
 
   app.media = new LocalMedia(prefsFromURL(params, loadPrefs(globalThis.localStorage)));
   if (room && name && ROOM_RE.test(room)) {
-    enterRoom(room, name, region);
+    enterRoom(room, name, region, passphrase);
   } else {
-    showPrejoin({ room: ROOM_RE.test(room) ? room : '', name, region, media: app.media, onJoin: enterRoom });
+    showPrejoin({ room: ROOM_RE.test(room) ? room : '', name, region, passphrase, media: app.media, onJoin: enterRoom });
   }
 }
 
-async function enterRoom(room, name, region) {
+async function enterRoom(room, name, region, passphrase = '') {
   Object.assign(app, { room, name, region });
   showView('room-view');
   document.title = `${room} · Switchyard`;
@@ -119,6 +92,8 @@ async function enterRoom(room, name, region) {
   const problem = await (app.media.ready ||= app.media.open());
   if (problem) showError(problem);
   $('self-video').srcObject = app.media.stream;
+  // Never join unencrypted when encryption was asked for.
+  if (passphrase && !(await startE2EE(app, passphrase))) return;
   app.controls = new CallControls(app);
   app.onLocalState = renderPeople;
   app.controls.wire();
@@ -185,6 +160,7 @@ async function connect(url, status = 'connecting…') {
     name: app.name,
     region: app.region || undefined,
     token: app.token || undefined,
+    e2ee: app.e2ee ? true : undefined,
   });
 }
 
@@ -203,23 +179,27 @@ function onJoined(m) {
   }
   app.grid.setLocalNode(app.node);
   $('self-label').textContent = `${app.name} (you) · ${m.region || '?'} · ${m.node || '?'}`;
-  setStatus(`joined as ${m.id}`);
+  setStatus(`joined as ${whoAmI()}`);
   app.participants = reduceParticipants(app.participants, m, app.id);
   for (const p of app.participants.values()) app.grid.ensure(p.id, p);
   updateEmpty();
 
   app.session = new Session(app.sig, {
+    // A participant's tile comes with its first microphone or camera track.
     onTrack: (pid, source, track, mid) => {
-      if (!app.grid.has(pid)) app.grid.ensure(pid, app.participants.get(pid) || {});
       app.grid.setTrack(pid, source, track, mid);
       // A share is shown large for everyone.
       if (source === 'screen') app.grid.setView('speaker');
       updateEmpty();
     },
     onTrackGone: (pid, source, mid) => app.grid.clearTrack(pid, source, mid),
+    onSettled: (mids) => {
+      app.grid.prune(withMedia(mids));
+      updateEmpty();
+    },
     onOffered: () => app.controls.afterOffer(),
     onState: (state) => {
-      setStatus(`${state} as ${app.id}`);
+      setStatus(`${state} as ${whoAmI()}`);
       if (state === 'failed') showError('The media connection to the node failed.');
     },
     onError: (text) => showError(text),
@@ -230,7 +210,10 @@ function onJoined(m) {
     screen: !!app.grants.publish && !!navigator.mediaDevices?.getDisplayMedia,
     iceServers: Array.isArray(m.ice_servers) ? m.ice_servers : [],
     relayOnly: app.relayOnly,
+    e2ee: app.e2ee,
   });
+  // The grants are known now: one who may not publish has no tile of its own.
+  app.controls.render();
   app.rtt.start(() => app.peerIds());
   app.quality.start();
   app.grid.scheduleConstraints();
@@ -331,7 +314,7 @@ function removeParticipant(id) {
 function renderPeople() {
   if (!app.people || !app.controls) return;
   const moderator = !!app.grants?.moderator;
-  const self = app.id ? { id: app.id, name: app.name, ...app.controls.state, moderator } : null;
+  const self = app.id ? { id: app.id, name: app.name, ...app.controls.state, moderator, e2ee: !!app.e2ee } : null;
   app.people.render(self, app.participants, { moderator, localNode: app.node });
 }
 
@@ -389,8 +372,17 @@ function teardown() {
   renderPeople();
 }
 
+// whoAmI names this participant in the status line: "Ana on us-east".
+function whoAmI() {
+  return app.node ? `${app.name} on ${app.node}` : app.name;
+}
+
+// updateEmpty explains an empty stage: nobody else here, or nobody with a
+// camera or microphone (they are in the participant list).
 function updateEmpty() {
+  const others = app.participants.size > 0;
   $('empty').hidden = !!app.grid && app.grid.size > 0;
+  $('empty').textContent = others ? 'Nobody here sends video or sound; see People for who is here.' : 'Waiting for others to join…';
 }
 
 main();

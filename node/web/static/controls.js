@@ -6,6 +6,7 @@ import { LocalMedia, fillSelect, savePrefs } from './media.js';
 import { MeetingRecorder, downloadBlob, recordingName } from './recorder.js';
 import { SHORTCUTS, installShortcuts } from './shortcuts.js';
 import { $, addChat, showError } from './ui.js';
+import { showsSelf } from './tracks.js';
 
 export class CallControls {
   // app: the page's state (sig, session, grid, media, participants, report).
@@ -327,7 +328,9 @@ export class CallControls {
     set('record-toggle', s.recording, s.recording ? 'Stop recording and download (r)' : 'Record locally (r)', s.recording ? 'Stop rec' : 'Record');
     const grid = this.app.grid?.view === 'grid';
     set('view-toggle', grid, grid ? 'Speaker view (g)' : 'Grid view (g)', grid ? 'Speaker' : 'Grid');
-    this.app.grid?.setSelfInfo({ mic_off: s.mic_off, camera_off: s.camera_off, recording: s.recording, name: this.app.name });
+    this.app.grid?.setSelfInfo({ mic_off: s.mic_off, camera_off: s.camera_off, recording: s.recording, name: this.app.name, e2ee: !!this.app.e2ee });
+    // Watching and listening only (no device, or none chosen): no tile of your own.
+    this.app.grid?.setSelfShown(showsSelf({ mic: this.media.mic, cam: this.media.cam, publish: this.app.grants?.publish ?? true }));
     this.app.onLocalState?.();
   }
 }

@@ -59,8 +59,10 @@ export class LocalMedia {
 
   // open gets the microphone and, unless the camera is to stay off, the
   // camera; it settles for what it can get. It returns a message for the
-  // user when it got nothing, else ''.
+  // user when it got nothing, else ''. With both chosen off it opens
+  // nothing: the participant watches and listens, until it turns one on.
   async open({ wantCamera = !this.prefs.camOff } = {}) {
+    if (this.prefs.micOff && !wantCamera) return '';
     if (!this.available) {
       return 'This page cannot use the camera here (it needs https or localhost): joining to watch and listen only.';
     }

@@ -1,6 +1,7 @@
 // The participant list: everyone's name and whether their microphone and
-// camera are on, who shares and who records; for a moderator, buttons to
-// mute or remove a participant on the same node.
+// camera are on, who shares, who records and who encrypts end to end
+// (those who only watch and listen, and so have no tile, are here too);
+// for a moderator, buttons to mute or remove a participant on the same node.
 
 const el = (tag, cls, text) => {
   const e = document.createElement(tag);
@@ -17,6 +18,7 @@ export function marks(p) {
   if (p.sharing) out.push({ cls: 'share', text: '🖥', label: 'sharing the screen' });
   if (p.recording) out.push({ cls: 'rec', text: '●', label: 'recording' });
   if (p.moderator) out.push({ cls: 'mod', text: '★', label: 'moderator' });
+  if (p.e2ee) out.push({ cls: 'e2ee', text: '🔒', label: 'end-to-end encrypted' });
   return out;
 }
 

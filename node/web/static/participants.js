@@ -3,7 +3,7 @@
 // participant-left, so the page and the tests see the same rules.
 
 const MAX_TEXT = 64;
-export const FLAGS = ['mic_off', 'camera_off', 'sharing', 'recording', 'moderator'];
+export const FLAGS = ['mic_off', 'camera_off', 'sharing', 'recording', 'moderator', 'e2ee'];
 
 function text(v) {
   return typeof v === 'string' ? v.slice(0, MAX_TEXT) : '';

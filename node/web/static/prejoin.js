@@ -1,7 +1,10 @@
 // The join page, shown when the address names no participant: name, a
-// camera preview, microphone and camera selection, and "join with the
-// microphone / camera off"; the choices are remembered for the next visit.
+// camera preview, microphone and camera selection, "join with the
+// microphone / camera off" (both off: watch and listen only) and end-to-end
+// encryption with a room passphrase; the choices but the passphrase are
+// remembered for the next visit.
 import { LocalMedia, fillSelect, savePrefs } from './media.js';
+import { hashFor } from './e2ee.js';
 import { $, showView } from './ui.js';
 
 const NAME_KEY = 'switchyard.name';
@@ -23,10 +26,12 @@ function remember(key, value) {
   }
 }
 
-// showPrejoin fills and shows the join form. onJoin(room, name, region) is
-// called when the user joins the room already in the address: the call
-// starts with the media opened here, no reload.
-export async function showPrejoin({ room, name, region, media, onJoin }) {
+// showPrejoin fills and shows the join form. onJoin(room, name, region,
+// passphrase) is called when the user joins the room already in the
+// address: the call starts with the media opened here, no reload. The
+// passphrase ('' without encryption) goes in the address's fragment, so a
+// reload or "join again" stays encrypted and the server never sees it.
+export async function showPrejoin({ room, name, region, passphrase = '', media, onJoin }) {
   showView('join-view');
   const form = $('join-form');
   form.room.value = room;
@@ -38,6 +43,16 @@ export async function showPrejoin({ room, name, region, media, onJoin }) {
   const message = $('prejoin-message');
   micOff.checked = media.prefs.micOff;
   camOff.checked = media.prefs.camOff;
+  const e2ee = $('prejoin-e2ee');
+  const pass = $('prejoin-passphrase');
+  e2ee.checked = !!passphrase;
+  pass.value = passphrase;
+  const passRow = () => {
+    $('prejoin-passphrase-row').hidden = !e2ee.checked;
+    pass.required = e2ee.checked;
+  };
+  e2ee.onchange = passRow;
+  passRow();
 
   const preview = () => {
     const v = $('preview-video');
@@ -60,6 +75,11 @@ export async function showPrejoin({ room, name, region, media, onJoin }) {
     const r = form.room.value.trim();
     const n = form.name.value.trim();
     const g = form.region.value.trim();
+    const secret = e2ee.checked ? pass.value : '';
+    if (e2ee.checked && !secret) {
+      problem('Enter the room passphrase, or turn end-to-end encryption off.');
+      return;
+    }
     remember(NAME_KEY, n);
     remember(REGION_KEY, g);
     savePrefs(localStorage, media.prefs);
@@ -67,18 +87,20 @@ export async function showPrejoin({ room, name, region, media, onJoin }) {
     q.set('name', n);
     if (g) q.set('region', g);
     else q.delete('region');
-    const url = `/r/${encodeURIComponent(r)}?${q}`;
+    const url = `/r/${encodeURIComponent(r)}?${q}${hashFor(secret)}`;
     if (r === room) {
       // Same room: keep the camera open and the preview's choices.
       history.replaceState(null, '', url);
-      onJoin(r, n, g);
+      onJoin(r, n, g, secret);
     } else {
       media.stopAll();
       location.assign(url);
     }
   };
-  micOff.onchange = () => {
+  micOff.onchange = async () => {
     media.prefs.micOff = micOff.checked;
+    // Joining with both off opens neither; the microphone opens when wanted.
+    if (!micOff.checked && !media.mic) await media.openMic().catch((err) => problem(`Cannot open the microphone (${err.name}).`));
     if (media.mic) media.mic.enabled = !micOff.checked;
   };
   camOff.onchange = async () => {

@@ -32,6 +32,7 @@ async function tuneScreen(sender) {
 
 export class Session {
   // events: onTrack(pid, source, track, mid), onTrackGone(pid, source, mid),
+  // onSettled(mids) after each negotiation, with whose each m-line is now,
   // onOffered() once the first offer is out,
   // onState(connectionState), onError(text).
   constructor(sig, events) {
@@ -45,6 +46,7 @@ export class Session {
     this.streamIds = new Map(); // mid -> {streamId, trackId} seen in ontrack
     this.tracks = null; // the last node offer's tracks map, cleaned
     this.senders = {}; // source -> the transceiver publishing it
+    this.e2ee = null; // E2EE (e2ee.js) of an encrypted call
     this.closed = false;
   }
 
@@ -55,13 +57,16 @@ export class Session {
   // can be put on them later without renegotiating) and, with opts.screen, a
   // third video m-line for screen sharing; without it, one recvonly audio
   // m-line. opts.iceServers are the node's TURN servers; opts.relayOnly
-  // forces every path through them (?relay=1).
+  // forces every path through them (?relay=1). opts.e2ee (an E2EE,
+  // e2ee.js) encrypts everything sent and decrypts everything received.
   start(local, opts = {}) {
+    const e2ee = (this.e2ee = opts.e2ee || null);
     const pc = new RTCPeerConnection({
       bundlePolicy: 'max-bundle',
       rtcpMuxPolicy: 'require',
       iceServers: opts.iceServers || [],
       iceTransportPolicy: opts.relayOnly ? 'relay' : 'all',
+      ...e2ee?.pcConfig(),
     });
     this.pc = pc;
     pc.onicecandidate = (e) => {
@@ -90,8 +95,9 @@ export class Session {
         });
       }
     } else {
-      pc.addTransceiver('audio', { direction: 'recvonly' });
+      e2ee?.receiver(pc.addTransceiver('audio', { direction: 'recvonly' }).receiver, 'audio');
     }
+    for (const [source, t] of Object.entries(this.senders)) e2ee?.sender(t, source === 'mic' ? 'audio' : 'video');
 
     this.enqueue('send the first offer', async () => {
       const offer = await pc.createOffer();
@@ -134,6 +140,7 @@ export class Session {
     this.enqueue('answer the offer', async () => {
       this.tracks = cleanTracks(tracks);
       await this.pc.setRemoteDescription({ type: 'offer', sdp });
+      this.e2ee?.beforeAnswer(this.pc);
       await this.flushCandidates();
       const answer = await this.pc.createAnswer();
       await this.pc.setLocalDescription(answer);
@@ -185,6 +192,8 @@ export class Session {
   handleTrack(e) {
     const mid = e.transceiver?.mid;
     if (mid == null) return;
+    // Chromium's createEncodedStreams wants receivers set up right here.
+    this.e2ee?.receiver(e.receiver, e.track?.kind);
     this.streamIds.set(mid, { streamId: e.streams[0]?.id || '', trackId: e.track?.id || '' });
   }
 
@@ -199,6 +208,7 @@ export class Session {
     for (const t of this.pc.getTransceivers()) {
       const dir = t.currentDirection;
       if (t.stopped || t.mid == null || (dir !== 'recvonly' && dir !== 'sendrecv')) continue;
+      this.e2ee?.receiver(t.receiver, t.receiver.track.kind);
       const ids = this.streamIds.get(t.mid) || {};
       receiving.push({ mid: t.mid, kind: t.receiver.track.kind, ...ids });
       byMid.set(t.mid, t.receiver);
@@ -208,6 +218,7 @@ export class Session {
     this.mids = new Map([...next].map(([mid, m]) => [mid, { ...m, receiver: byMid.get(mid) }]));
     for (const g of gone) this.ev.onTrackGone?.(g.pid, g.source, g.mid);
     for (const a of added) this.ev.onTrack?.(a.pid, a.source, byMid.get(a.mid).track, a.mid);
+    this.ev.onSettled?.(this.mids);
   }
 
   // receivers lists, per publisher id, the receivers carrying its media.

@@ -40,7 +40,7 @@ export function callState(app) {
   const c = app.controls;
   const participants = {};
   for (const [id, p] of app.participants) {
-    participants[id] = { mic_off: p.mic_off, camera_off: p.camera_off, sharing: p.sharing, recording: p.recording };
+    participants[id] = { mic_off: p.mic_off, camera_off: p.camera_off, sharing: p.sharing, recording: p.recording, e2ee: p.e2ee };
   }
   return {
     local: c ? { ...c.state } : null,
@@ -52,7 +52,21 @@ export function callState(app) {
     recordings: c?.recordings || 0,
     lastRecording: c?.lastRecording || null,
     recordingMimeType: c?.recorder?.mimeType || '',
+    e2ee: e2eeState(app),
   };
+}
+
+// e2eeState is end-to-end encryption as the page runs it: on or not, how
+// frames reach the worker, the codecs the page sends with (no RED, VP8),
+// the frames encrypted, decrypted and dropped, and the header badge.
+function e2eeState(app) {
+  const e = app.e2ee;
+  if (!e) return { on: false };
+  const codecs = {};
+  for (const [source, t] of Object.entries(app.session?.senders || {})) {
+    codecs[source] = t.sender?.getParameters?.().codecs?.[0]?.mimeType || '';
+  }
+  return { on: true, api: e.api, codecs, badge: !document.getElementById('e2ee-badge')?.hidden, ...e.totals() };
 }
 
 // tileState is what each tile shows, read from the page itself: the avatar
@@ -66,6 +80,8 @@ function tileState(grid) {
       noVideo: tile.el.classList.contains('no-video'),
       micOff: !tile.micEl.hidden,
       recording: !tile.recEl.hidden,
+      locked: !tile.lockEl.hidden, // the end-to-end encryption lock
+      cannotDecrypt: tile.noteEl.hidden ? '' : tile.noteEl.textContent,
       role: tile.el.hidden ? 'hidden' : r.role,
       width: Math.round(r.w),
       height: Math.round(r.h),

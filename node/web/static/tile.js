@@ -1,9 +1,11 @@
 // One tile: a participant's camera (with its voice), a participant's shared
 // screen, or yourself. It shows the video, or an avatar with initials when the
 // camera is off or sends nothing; the name, a muted-microphone mark, a
-// recording mark, where the participant is (region, node, ⇄ when its media is
-// relayed from another node of the cascade), the end-to-end RTT and a
-// connection indicator whose tooltip says why.
+// recording mark, a lock when the participant encrypts end to end (and
+// "cannot decrypt" when its frames do not decrypt here), where the
+// participant is (region, node, ⇄ when its media is relayed from another
+// node of the cascade), the end-to-end RTT and a connection indicator
+// whose tooltip says why.
 import { initials } from './participants.js';
 
 const el = (tag, cls, text) => {
@@ -32,6 +34,8 @@ export class Tile {
     this.localNode = '';
     this.videoLive = false;
     this.quality = null;
+    this.localE2EE = false; // this client encrypts
+    this.decrypt = null; // 'ok' or 'failing' once frames come, when encrypting
 
     const self = key === 'self';
     this.el = existing || el('div');
@@ -57,13 +61,18 @@ export class Tile {
     this.micEl.setAttribute?.('aria-label', 'microphone off');
     this.recEl = el('span', 'rec-mark', '● REC');
     this.recEl.title = 'Recording this meeting';
+    this.lockEl = el('span', 'lock', '🔒');
+    this.lockEl.title = 'End-to-end encrypted';
+    this.lockEl.setAttribute?.('aria-label', 'end-to-end encrypted');
     this.nameEl = el('span', 'name');
     const nameLine = el('div', 'name-line');
     // Your own tile keeps its caption (#self-label); it only gets the marks.
-    if (self) nameLine.append(this.micEl);
-    else nameLine.append(this.micEl, this.nameEl, this.recEl);
+    if (self) nameLine.append(this.micEl, this.lockEl);
+    else nameLine.append(this.micEl, this.lockEl, this.nameEl, this.recEl);
     overlay.append(nameLine);
-    const parts = [this.avatar, overlay];
+    this.noteEl = el('div', 'e2ee-note');
+    this.noteEl.setAttribute?.('role', 'status');
+    const parts = [this.avatar, this.noteEl, overlay];
     if (!self) {
       this.audio = el('audio');
       this.audio.autoplay = true;
@@ -102,6 +111,24 @@ export class Tile {
     this.render();
   }
 
+  setDecrypt(status) {
+    this.decrypt = status;
+    this.render();
+  }
+
+  // e2eeNote is what the tile says instead of showing undecryptable media.
+  e2eeNote() {
+    if (this.key === 'self') return null;
+    if (this.localE2EE && this.decrypt === 'failing') {
+      const why = this.info.e2ee ? 'its frames do not decrypt with this passphrase' : 'it does not encrypt end to end';
+      return { text: `cannot decrypt ${this.name}`, title: `Cannot decrypt ${this.name}: ${why}.` };
+    }
+    if (!this.localE2EE && this.info.e2ee) {
+      return { text: `${this.name} is end-to-end encrypted`, title: 'Join with the room passphrase to see and hear them.' };
+    }
+    return null;
+  }
+
   setPinned(on) {
     this.el.classList.toggle('pinned', on);
     this.pinEl.title = on ? 'Unpin' : 'Pin';
@@ -121,10 +148,16 @@ export class Tile {
     this.avatar.textContent = screen ? '🖥' : initials(this.name);
     this.micEl.hidden = screen || !this.info.mic_off;
     this.recEl.hidden = screen || !this.info.recording;
+    this.lockEl.hidden = !this.info.e2ee;
+    const note = this.e2eeNote();
+    this.noteEl.hidden = !note;
+    this.noteEl.textContent = note?.text || '';
+    this.noteEl.title = note?.title || '';
+    this.el.classList.toggle('undecryptable', !!note);
     const cameraOff = !screen && !!this.info.camera_off;
     // Your own camera shows whenever it is on; a remote one once frames come.
     const live = this.key === 'self' || this.videoLive;
-    this.el.classList.toggle('no-video', cameraOff || !live);
+    this.el.classList.toggle('no-video', cameraOff || !live || !!note);
     if (this.key === 'self') return;
     const region = this.info.region || '?';
     const node = this.info.node || '?';

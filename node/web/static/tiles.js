@@ -1,8 +1,11 @@
 // The stage: every tile (remote cameras, shared screens, yourself), laid
 // out in the speaker view or the grid view by layout.js, with a pinned tile
-// and a full-screen tile. The stage also tells the node how tall each
-// publisher's video is drawn, from the same layout, so the node picks the
-// simulcast layer that fits (a hidden or tiny tile asks for little).
+// and a full-screen tile. A participant gets a tile once it has a
+// microphone or camera track (tracks.js withMedia); one who only watches
+// and listens is in the participant list only. The stage also tells the
+// node how tall each publisher's video is drawn, from the same layout, so
+// the node picks the simulcast layer that fits (a hidden or tiny tile asks
+// for little).
 import { Tile } from './tile.js';
 import { computeLayout, constraintHeights, isScreen, pickMain } from './layout.js';
 import { tileKey } from './tracks.js';
@@ -24,8 +27,11 @@ export class TileGrid {
       onVideoSize: () => this.scheduleConstraints(),
     };
     this.tiles = new Map(); // key -> Tile, in the order they came
+    this.infos = new Map(); // pid -> what is known of the participant
     this.self = selfEl ? new Tile('self', 'self', 'camera', this.hooks, selfEl) : null;
+    this.selfShown = true;
     this.localNode = '';
+    this.localE2EE = false;
     this.view = 'speaker';
     this.pinned = '';
     this.dominant = '';
@@ -43,14 +49,17 @@ export class TileGrid {
     return this.tiles.has(pid);
   }
 
-  // ensure returns the camera tile of pid, creating it; info is the
-  // participant object (name, region, node and the flags).
+  // ensure notes what is known of pid (the participant object: name,
+  // region, node and the flags) for its tiles, now or once they come.
   ensure(pid, info = {}) {
-    const tile = this.tileFor(pid, 'camera');
-    tile.setInfo(info);
-    const screen = this.tiles.get(tileKey(pid, 'screen'));
-    screen?.setInfo(info);
-    return tile;
+    this.infos.set(pid, { ...this.infos.get(pid), ...info });
+    for (const key of [pid, tileKey(pid, 'screen')]) this.tiles.get(key)?.setInfo(info);
+  }
+
+  // prune drops the camera tiles of participants no longer in pids (those
+  // with a microphone or camera track).
+  prune(pids) {
+    for (const [key, tile] of [...this.tiles]) if (tile.source === 'camera' && !pids.has(tile.pid)) this.drop(key);
   }
 
   tileFor(pid, source) {
@@ -59,7 +68,8 @@ export class TileGrid {
     if (!tile) {
       tile = new Tile(key, pid, source === 'screen' ? 'screen' : 'camera', this.hooks);
       tile.localNode = this.localNode;
-      if (key !== pid) tile.setInfo(this.tiles.get(pid)?.info || {});
+      tile.localE2EE = this.localE2EE;
+      tile.setInfo(this.infos.get(pid) || {});
       this.tiles.set(key, tile);
       this.grid.append(tile.el);
       this.relayout();
@@ -70,6 +80,7 @@ export class TileGrid {
   // remove drops every tile of pid.
   remove(pid) {
     for (const key of [pid, tileKey(pid, 'screen')]) this.drop(key);
+    this.infos.delete(pid);
   }
 
   drop(key) {
@@ -107,6 +118,30 @@ export class TileGrid {
 
   setSelfInfo(info) {
     this.self?.setInfo(info);
+  }
+
+  // setSelfShown shows or hides your own tile (hidden: watching only).
+  setSelfShown(on) {
+    if (!this.self || this.selfShown === on) return;
+    this.selfShown = on;
+    this.self.el.hidden = !on;
+    if (!on && this.pinned === 'self') this.pinned = '';
+    this.relayout();
+  }
+
+  // setLocalE2EE says whether this client encrypts: tiles of participants
+  // who encrypt show why their media cannot be shown otherwise.
+  setLocalE2EE(on) {
+    this.localE2EE = !!on;
+    for (const [, tile] of this.allTiles()) {
+      tile.localE2EE = this.localE2EE;
+      tile.render();
+    }
+  }
+
+  // setDecrypt shows whether the tile's frames decrypt ('ok', 'failing').
+  setDecrypt(key, status) {
+    this.tiles.get(key)?.setDecrypt(status);
   }
 
   // setDominant marks the speaker; selfId maps your own id to your tile.
@@ -159,7 +194,7 @@ export class TileGrid {
   keys() {
     const keys = [...this.tiles.keys()];
     const out = [...keys.filter(isScreen), ...keys.filter((k) => !isScreen(k))];
-    if (this.self) out.push('self');
+    if (this.self && this.selfShown) out.push('self');
     return out;
   }
 
@@ -231,6 +266,7 @@ export class TileGrid {
 
   clear() {
     for (const key of [...this.tiles.keys()]) this.drop(key);
+    this.infos.clear();
     clearTimeout(this.timer);
     this.lastSent = '';
     this.pinned = '';

@@ -74,3 +74,18 @@ export function diffIncoming(prev, next) {
 export function tileKey(pid, source) {
   return source === 'screen' ? `${pid}/screen` : pid;
 }
+
+// withMedia lists the participants who have a microphone or camera track
+// (muted or off or not): mids is mapIncoming's result. Only they get a
+// tile; a participant who only watches and listens does not.
+export function withMedia(mids) {
+  const out = new Set();
+  for (const m of mids.values()) if (m.source === 'mic' || m.source === 'camera') out.add(m.pid);
+  return out;
+}
+
+// showsSelf says whether this participant gets a tile of its own: it can
+// publish and has a microphone or a camera (on or muted).
+export function showsSelf({ mic, cam, publish }) {
+  return !!publish && (!!mic || !!cam);
+}

@@ -42,7 +42,7 @@ const ws = await socket(0, 'ws://a/ws');
 ws.accept();
 await until('join', () => ws.sent.some((m) => m.type === 'join'));
 ws.deliver({ type: 'joined', id: 'p1', room: 'demo', node: 'n1', region: 'r', grants: { publish: true, subscribe: true, moderator: true },
-  participants: [{ id: 'p2', name: 'Bo Day', node: 'n1', region: 'eu' }, { id: 'p3', name: 'Cy', node: 'n2' }] });
+  participants: [{ id: 'p2', name: 'Bo Day', node: 'n1', region: 'eu' }, { id: 'p3', name: 'Cy', node: 'n2' }, { id: 'p4', name: 'Di Watcher', node: 'n1' }] });
 await until('offer', () => ws.sent.some((m) => m.type === 'offer'));
 const sent = (type) => ws.sent.filter((m) => m.type === type);
 const offer = sent('offer')[0];
@@ -58,8 +58,9 @@ eq(sent('publish-state')[0], { type: 'publish-state', mic_off: false, camera_off
 
 ws.deliver({ type: 'answer', sdp: 'v=0' });
 const mline = (mid, kind, dir = 'recvonly') => ({ mid, kind, dir });
-ws.deliver({ type: 'offer', sdp: JSON.stringify([mline('3', 'audio'), mline('4', 'video'), mline('5', 'video')]),
-  tracks: { 3: { publisher: 'p2', source: 'mic' }, 4: { publisher: 'p2', source: 'camera' }, 5: { publisher: 'p2', source: 'screen' } } });
+// p3 has a microphone only, p4 nothing: it only watches and listens.
+ws.deliver({ type: 'offer', sdp: JSON.stringify([mline('3', 'audio'), mline('4', 'video'), mline('5', 'video'), mline('6', 'audio')]),
+  tracks: { 3: { publisher: 'p2', source: 'mic' }, 4: { publisher: 'p2', source: 'camera' }, 5: { publisher: 'p2', source: 'screen' }, 6: { publisher: 'p3', source: 'mic' } } });
 await until('answer', () => sent('answer').length === 1);
 const tiles = () => grid.children.filter((c) => c.classList.contains('tile'));
 await until('screen tile', () => tiles().some((t) => t.dataset.source === 'screen'));
@@ -75,9 +76,18 @@ eq([c['p2/screen'] > 500, c.p2 > 0 && c.p2 < 200, c.p3 > 0 && c.p3 < 200], [true
   `constraints follow the layout, the share apart from the camera ${JSON.stringify(c)}`);
 
 // The share ends: its m-line goes inactive and its tile goes.
-ws.deliver({ type: 'offer', sdp: JSON.stringify([mline('3', 'audio'), mline('4', 'video'), mline('5', 'video', 'inactive')]),
-  tracks: { 3: { publisher: 'p2', source: 'mic' }, 4: { publisher: 'p2', source: 'camera' } } });
+ws.deliver({ type: 'offer', sdp: JSON.stringify([mline('3', 'audio'), mline('4', 'video'), mline('5', 'video', 'inactive'), mline('6', 'audio')]),
+  tracks: { 3: { publisher: 'p2', source: 'mic' }, 4: { publisher: 'p2', source: 'camera' }, 6: { publisher: 'p3', source: 'mic' } } });
 await until('screen tile gone', () => sent('answer').length === 2 && !window.__switchyard.grid.tiles.has('p2/screen'));
+// Watching only: no tile, but listed by name; no camera here, a microphone: a tile of your own.
+eq([...window.__switchyard.grid.tiles.keys()], ['p2', 'p3'], 'tiles of those with tracks only');
+eq(window.__switchyard.grid.keys().includes('self'), true, 'own tile: a microphone');
+eq($('people-list').children.map((r) => r.dataset.id), ['p1', 'p2', 'p3', 'p4'], 'the watcher listed');
+eq($('empty').hidden, true, 'stage not empty');
+// Someone who encrypts, seen by a page that does not: a notice, not garbage.
+ws.deliver({ type: 'participant-updated', participant: { id: 'p3', name: 'Cy', node: 'n2', e2ee: true } });
+const cy = window.__switchyard.grid.tiles.get('p3');
+eq([cy.lockEl.hidden, cy.noteEl.hidden, cy.noteEl.textContent, cy.el.classList.contains('no-video')], [false, false, 'Cy is end-to-end encrypted', true], 'encrypted participant, no passphrase here');
 
 // Others' state on their tiles.
 ws.deliver({ type: 'participant-updated', participant: { id: 'p2', name: 'Bo Day', node: 'n1', mic_off: true, camera_off: true } });

@@ -1,7 +1,7 @@
 // The m-line mapping: the client's own sources, and whose each incoming
 // m-line is, from the node's tracks map or (older nodes) the stream ids.
 import { eq } from './assert.mjs';
-import { cleanTracks, diffIncoming, mapIncoming, sourcesFor, tileKey } from './tracks.js';
+import { cleanTracks, diffIncoming, mapIncoming, showsSelf, sourcesFor, tileKey, withMedia } from './tracks.js';
 
 eq(sourcesFor({ mic: { mid: '0' }, camera: { mid: '1' }, screen: { mid: '2' } }), { 0: 'mic', 1: 'camera', 2: 'screen' }, 'three sources');
 eq(sourcesFor({ mic: { mid: '0' }, camera: { mid: null }, bogus: { mid: '5' } }), { 0: 'mic' }, 'no mid yet, unknown source');
@@ -43,4 +43,21 @@ eq(diffIncoming(prev, next), {
 }, 'reused m-line in both lists');
 eq(diffIncoming(prev, prev), { gone: [], added: [] }, 'no change');
 eq([tileKey('p1', 'mic'), tileKey('p1', 'camera'), tileKey('p1', 'screen')], ['p1', 'p1', 'p1/screen'], 'tile keys');
+
+// Who gets a tile: those with a microphone or camera track; a share alone
+// or nothing (watching and listening only) is not enough.
+eq([...withMedia(new Map([
+  ['3', { pid: 'p1', source: 'mic', kind: 'audio' }],
+  ['4', { pid: 'p2', source: 'camera', kind: 'video' }],
+  ['5', { pid: 'p3', source: 'screen', kind: 'video' }],
+  ['6', { pid: 'p1', source: 'camera', kind: 'video' }],
+]))], ['p1', 'p2'], 'participants with media');
+eq(withMedia(new Map()).size, 0, 'nobody');
+const self = [
+  [{ mic: {}, cam: null, publish: true }, true, 'microphone only'],
+  [{ mic: null, cam: {}, publish: true }, true, 'camera only'],
+  [{ mic: null, cam: null, publish: true }, false, 'no device, denied, or none chosen'],
+  [{ mic: {}, cam: {}, publish: false }, false, 'not allowed to publish'],
+];
+for (const [arg, want, what] of self) eq(showsSelf(arg), want, `own tile: ${what}`);
 console.log('ok');
