@@ -31,6 +31,7 @@ func TestCheckConfig(t *testing.T) {
 		{name: "missing certificate file", config: "[http]\ntls_cert = \"/nonexistent/c.pem\"\ntls_key = \"/nonexistent/k.pem\"\nacme_directory = \"\"\nacme_cache = \"\"\n",
 			code: 2, want: "/nonexistent/c.pem"},
 		{name: "bad log level", config: "[log]\nlevel = \"loud\"\n", code: 2, want: "log.level"},
+		{name: "bad RED policy", config: "[media]\nred = \"always\"\n", code: 2, want: "media.red"},
 		{name: "bad link key", config: "[cascade.links.eu]\nlatency = \"40ms\"\n", code: 2, want: "cascade.links.eu.latency: unknown link parameter"},
 		{name: "not toml", config: "[http\n", code: 2, want: "config"},
 		{name: "help", args: []string{"--help"}, code: 0, want: "--config"},

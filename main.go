@@ -31,6 +31,7 @@ var commands = map[string]func(ctx context.Context, args []string, stdout, stder
 	"demo":         demo.Main,
 	"load":         loadgen.Main,
 	"bench":        bench.Main,
+	"recording":    recordingMain,
 	"token":        tokenMain,
 	"config":       configMain,
 	"check-config": checkConfigMain, // the older spelling of config check
@@ -45,7 +46,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
 		cmd, ok := commands[args[0]]
 		if !ok {
-			fmt.Fprintf(stderr, "switchyard: unknown command %q (commands: demo, load, bench, token, config; run without one to start a node)\n", args[0])
+			fmt.Fprintf(stderr, "switchyard: unknown command %q (commands: demo, load, bench, recording, token, config; run without one to start a node)\n", args[0])
 			return 2
 		}
 		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -105,6 +106,7 @@ func loadConfig(args []string, stderr io.Writer) (*loadedConfig, error) {
 		"media.initial_bitrate":          def.InitialBitrate,
 		"media.max_bitrate":              def.MaxBitrate,
 		"media.batch_writes":             def.BatchWrites,
+		"media.red":                      def.RED,
 		"limits.max_rooms":               def.MaxRooms,
 		"limits.max_participants":        def.MaxParticipants,
 		"limits.max_shares":              def.MaxShares,
@@ -121,6 +123,7 @@ func loadConfig(args []string, stderr io.Writer) (*loadedConfig, error) {
 		"limits.limit_loopback":          def.LimitLoopback,
 		"http.idle_timeout":              def.HTTPIdleTimeout,
 		"log.level":                      "info",
+		"recording.dir":                  "recordings",
 		"console.ssh.enabled":            false,
 		"console.ssh.addr":               "127.0.0.1:2222",
 		"console.ssh.host_key":           "switchyard_host_key",
@@ -196,6 +199,8 @@ func nodeConfig(c *loadedConfig) node.Config {
 		InitialBitrate:  v.GetInt("media.initial_bitrate"),
 		MaxBitrate:      v.GetInt("media.max_bitrate"),
 		BatchWrites:     v.GetBool("media.batch_writes"),
+		RecordingDir:    v.GetString("recording.dir"),
+		RED:             v.GetString("media.red"),
 		MaxRooms:        v.GetInt("limits.max_rooms"),
 		MaxParticipants: v.GetInt("limits.max_participants"),
 		MaxRoomSize:     v.GetInt("limits.max_room_size"),

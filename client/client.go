@@ -80,12 +80,14 @@ type Client struct {
 
 	writeMu sync.Mutex // serialises WebSocket writes
 
-	mu           sync.Mutex // guards the fields below
-	id           string
-	nodeID       string
-	fallback     []string // other nodes to rejoin through, from joined
-	grants       signal.Grants
-	stopping     string // the reason of the node's node-stopping message
+	mu       sync.Mutex // guards the fields below
+	id       string
+	nodeID   string
+	fallback []string // other nodes to rejoin through, from joined
+	grants   signal.Grants
+	stopping string // the reason of the node's node-stopping message
+	// recorded: the node said it records the conference (server-recording).
+	recorded     bool
 	redirects    int    // redirects followed while joining
 	movedTo      string // a redirect received after joining (node draining)
 	participants map[string]signal.Participant
@@ -548,6 +550,14 @@ func (c *Client) Stopping() string {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.stopping
+}
+
+// Recorded reports whether the node last said that it records the
+// conference (server-recording messages).
+func (c *Client) Recorded() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.recorded
 }
 
 // SendRaw sends any signaling message, for tests of the node's refusals.

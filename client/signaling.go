@@ -107,6 +107,10 @@ func (c *Client) handle(m signal.Message) error {
 			c.mu.Unlock()
 			c.sendConstraints()
 		}
+	case signal.TypeServerRecording:
+		c.mu.Lock()
+		c.recorded = m.On
+		c.mu.Unlock()
 	case signal.TypeNodeStopping:
 		c.mu.Lock()
 		c.stopping = m.Reason

@@ -115,7 +115,30 @@ var (
 	keyKick   = key.NewBinding(key.WithKeys("x"), key.WithHelp("x", "kick"))
 	keyCap    = key.NewBinding(key.WithKeys("c"), key.WithHelp("c", "cap layer"))
 	keyMute   = key.NewBinding(key.WithKeys("m"), key.WithHelp("m", "mute audio"))
+	keyRecord = key.NewBinding(key.WithKeys("R"), key.WithHelp("R", "record"))
 )
+
+// recordAction turns R in a conference into a request for the root to
+// confirm starting or stopping its recording.
+func recordAction(c *snapshot.Conference) tea.Cmd {
+	room := c.Name
+	if c.Recording != nil {
+		return send(confirmMsg{
+			prompt: "Stop recording " + clean(room) + "? The files are closed and kept.",
+			action: "stop_recording",
+			done:   "Stopped recording " + clean(room),
+			attrs:  []any{"conference", room},
+			run:    func(a Actions) error { return a.StopRecording(room) },
+		})
+	}
+	return send(confirmMsg{
+		prompt: "Record " + clean(room) + " on the node? Everyone in it is told.",
+		action: "start_recording",
+		done:   "Recording " + clean(room),
+		attrs:  []any{"conference", room},
+		run:    func(a Actions) error { return a.StartRecording(room, "console") },
+	})
+}
 
 // listCursor moves a cursor over n rows for the common movement keys and
 // reports whether the key was one of them.

@@ -31,6 +31,10 @@ type Actions interface {
 	CapLayer(room, participantID, rid string) error
 	MuteAudio(room, participantID string, muted bool) error
 	SetDraining(on bool) error
+	// StartRecording and StopRecording start and stop the node's
+	// recording of a conference (by names who asked, e.g. "console").
+	StartRecording(room, by string) error
+	StopRecording(room string) error
 }
 
 // Health is implemented by a Source that can tell it has failed (its node

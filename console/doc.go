@@ -50,6 +50,7 @@
 //	x                 remove (kick) the participant            (confirmed)
 //	c                 cap the video layer it receives: q h f, n = no cap (confirmed)
 //	m                 mute / unmute its audio forwarding        (confirmed)
+//	R                 Conference: start / stop the server recording (confirmed)
 //	D                 drain the shown node / stop draining      (confirmed)
 //	l                 Log: cycle the least level shown (DEBUG, INFO, WARN, ERROR)
 //	q, ctrl+c         quit (confirmed); locally this stops the node, over

@@ -89,6 +89,7 @@ func fixtureAt(step int) snapshot.Snapshot {
 			{Name: "standup", Created: fixtureBase.Add(-5 * time.Minute), Nodes: []string{"n1", "n2"}, DominantSpeaker: "p-alice",
 				BitrateIn: 2_580_000, BitrateOut: 5_400_000, WorstLossPct: 6.2, Participants: []snapshot.Participant{dave, bob, alice, carol}},
 			{Name: "lobby", Created: fixtureBase.Add(-30 * time.Second), Nodes: []string{"n1"}, DominantSpeaker: "p-frank",
+				Recording: &snapshot.Recording{Dir: "recordings/lobby-x", Since: fixtureBase.Add(-20 * time.Second), By: "console", Files: 2},
 				BitrateIn: 78_000, BitrateOut: 78_000, Participants: []snapshot.Participant{frank, erin}},
 		},
 	}

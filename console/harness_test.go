@@ -51,6 +51,10 @@ func (f *fakeActions) record(format string, args ...any) error {
 }
 
 func (f *fakeActions) Kick(room, id string) error { return f.record("kick %s %s", room, id) }
+func (f *fakeActions) StartRecording(room, by string) error {
+	return f.record("record %s %s", room, by)
+}
+func (f *fakeActions) StopRecording(room string) error { return f.record("stop recording %s", room) }
 func (f *fakeActions) CapLayer(room, id, rid string) error {
 	return f.record("cap %s %s %q", room, id, rid)
 }

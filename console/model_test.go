@@ -18,7 +18,7 @@ func TestGoldenViews(t *testing.T) {
 		contains []string // checked besides the golden, so a wrong golden cannot hide a bug
 	}{
 		{name: "conferences", contains: []string{"standup", "lobby", "alice", "6.2%"}},
-		{name: "conference", keys: []string{"enter"}, contains: []string{"Conference lobby", "erin", "frank"}},
+		{name: "conference", keys: []string{"enter"}, contains: []string{"Conference lobby", "erin", "frank", "● REC 1m20s"}},
 		{name: "conference_standup", keys: []string{"down", "enter"}, contains: []string{"alice", "us-east", "95ms", "6.2%"}},
 		{name: "conference_sort_rtt", keys: []string{"down", "enter", "s", "s", "s"}, contains: []string{"RTT▼"}},
 		{name: "conference_filter", keys: []string{"down", "enter", "/", "o", "b", "enter"}, contains: []string{"filter: ob (1 shown)", "bob"}},
@@ -147,6 +147,10 @@ func TestActions(t *testing.T) {
 		{name: "cap cancelled at confirmation", keys: []string{"down", "enter", "c", "f", "n"}},
 		{name: "mute", keys: []string{"down", "enter", "m", "y"}, want: []string{"mute standup p-alice true"}},
 		{name: "unmute a muted participant", keys: []string{"down", "enter", "end", "m", "y"}, want: []string{"mute standup p-dave false"}},
+		{name: "record", keys: []string{"down", "enter", "R", "y"}, want: []string{"record standup console"}, status: "Recording standup",
+			logged: "action=start_recording viewer=ssh:SHA256:testkey conference=standup"},
+		{name: "stop recording", keys: []string{"enter", "R", "y"}, want: []string{"stop recording lobby"}, status: "Stopped recording lobby"},
+		{name: "record cancelled", keys: []string{"down", "enter", "R", "n"}},
 		{name: "drain", keys: []string{"D", "y"}, want: []string{"drain true"}, status: "Draining"},
 		{name: "drain cancelled", keys: []string{"D", "n"}},
 		{name: "quit", keys: []string{"q", "y"}, quit: true},

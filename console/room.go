@@ -82,7 +82,7 @@ func (v *roomView) Help() []key.Binding {
 			key.NewBinding(key.WithHelp("esc", "clear")),
 		}
 	}
-	return []key.Binding{keyUp, keyDown, keyEnter, keySort, keyFilter, keyKick, keyCap, keyMute}
+	return []key.Binding{keyUp, keyDown, keyEnter, keySort, keyFilter, keyKick, keyCap, keyMute, keyRecord}
 }
 
 // worstE2E is the longest end-to-end round trip from p, preferring measured
@@ -179,6 +179,9 @@ func (v *roomView) Update(msg tea.Msg) tea.Cmd {
 	if !ok {
 		return nil
 	}
+	if key.Matches(km, keyRecord) {
+		return recordAction(c)
+	}
 	rows := v.rows(c)
 	if len(rows) == 0 {
 		return nil
@@ -244,6 +247,11 @@ func (v *roomView) View() string {
 		{plural(len(c.Participants), "participant"), 0},
 		{"nodes " + dash(clean(strings.Join(c.Nodes, ","))), 2},
 		{fmt.Sprintf("in %sb/s out %sb/s", fmtRate(c.BitrateIn), fmtRate(c.BitrateOut)), 3},
+	}
+	if c.Recording != nil {
+		title = append(title, segment{st.Bad.Render("● REC " + age(v.s.snap.Taken, c.Recording.Since)), 0})
+	} else if c.RecordingError != "" {
+		title = append(title, segment{st.Bad.Render("recording failed: " + clean(c.RecordingError)), 1})
 	}
 	if remote > 0 {
 		title = append(title, segment{fmt.Sprintf("⇄ %d on other nodes", remote), 1})

@@ -38,6 +38,12 @@ type Conference struct {
 	// admission and add never lands in a conference the node forgot.
 	refs, counted int
 
+	// recMu guards rec, the server recording under way, and recErr, why
+	// the last one stopped on an error (record.go).
+	recMu  sync.Mutex
+	rec    *confRecording
+	recErr string
+
 	mu       sync.Mutex        // guards members, order, dominant
 	members  map[string]member // by id
 	order    []member          // join order, for stable listings
@@ -151,6 +157,7 @@ func (c *Conference) ready(p *Participant) {
 
 // published fans a new track out to every ready participant but its publisher.
 func (c *Conference) published(from member, up *media.UpTrack) {
+	c.recordTrack(from, up)
 	for _, q := range c.locals() {
 		if member(q) != from && q.isReady() {
 			q.subscribe(up)
@@ -160,6 +167,7 @@ func (c *Conference) published(from member, up *media.UpTrack) {
 
 // unpublished stops sending a track that ended to everyone.
 func (c *Conference) unpublished(up *media.UpTrack) {
+	c.unrecordTrack(up)
 	for _, q := range c.locals() {
 		q.unsubscribe([]*media.UpTrack{up})
 	}
@@ -183,6 +191,9 @@ func (c *Conference) remove(m member) {
 	c.mu.Unlock()
 	c.speaker.Remove(m.memberID())
 	ups := m.upTracks()
+	for _, up := range ups {
+		c.unrecordTrack(up)
+	}
 	for _, q := range others {
 		q.unsubscribe(ups)
 		q.send(signal.Message{Type: signal.TypeParticipantLeft, ID: m.memberID()})
@@ -265,6 +276,7 @@ func (c *Conference) wants() []control.Want {
 		}
 		p.mu.Unlock()
 	}
+	c.recordingWants(need)
 	var out []control.Want
 	for up, set := range need {
 		if set != 0 {

@@ -58,6 +58,17 @@ type Config struct {
 	JoinTimeout  time.Duration
 	OfferTimeout time.Duration
 	MaxPending   int
+
+	// RED is the audio redundancy policy (RFC 2198): "forward" (the
+	// default) negotiates red/48000/2 with clients that offer it, forwards
+	// it to those that negotiated it and strips it, recovering lost packets
+	// from the redundancy, for the others; "off" negotiates plain Opus only.
+	RED string
+
+	// RecordingDir is where server recordings go: one directory per
+	// recording, <room>-<UTC time>, with a WebM file per track and a
+	// manifest.json.
+	RecordingDir string
 	// ConnsPerAddress bounds concurrent signaling connections from one IP
 	// address, and JoinRate/JoinBurst its joins per second; 0 = no limit.
 	// Loopback addresses are exempt unless LimitLoopback is set: the demo
@@ -190,6 +201,7 @@ func DefaultConfig() Config {
 		InitialBitrate:  2_500_000,
 		MaxBitrate:      8_000_000,
 		BatchWrites:     true,
+		RED:             REDForward,
 		Cascade: CascadeConfig{
 			RelayAddr:    "127.0.0.1:4096",
 			GossipAddr:   "127.0.0.1:7946",
@@ -200,7 +212,20 @@ func DefaultConfig() Config {
 	}
 }
 
+// The values of Config.RED.
+const (
+	REDForward = "forward"
+	REDOff     = "off"
+)
+
 func (c *Config) validate() ([]netip.Prefix, error) {
+	switch c.RED {
+	case "":
+		c.RED = REDForward
+	case REDForward, REDOff:
+	default:
+		return nil, fmt.Errorf("config: media.red %q: want %q or %q", c.RED, REDForward, REDOff)
+	}
 	if c.Region == "" {
 		return nil, fmt.Errorf("config: region is empty")
 	}

@@ -24,6 +24,7 @@ type metrics struct {
 	timeouts     *prometheus.CounterVec // by stage: join, offer
 	refused      *prometheus.CounterVec // connections and joins refused by reason
 	forgedDTLS   prometheus.Counter
+	recordings   prometheus.Counter
 	forwardDelay prometheus.Histogram
 
 	// Packet totals are true counters: the tracks that ended are summed
@@ -76,6 +77,8 @@ func newMetrics() *metrics {
 		refused: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "switchyard_refused_total", Help: "Connections and joins refused by a per-address limit."},
 			[]string{"reason"}),
+		recordings: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "switchyard_recordings_started_total", Help: "Server recordings started."}),
 		forgedDTLS: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "switchyard_media_forged_dtls_total", Help: "Datagrams on the media port dropped as forged DTLS (epoch 0 records no peer sends)."}),
 		forwardDelay: prometheus.NewHistogram(prometheus.HistogramOpts{
@@ -84,7 +87,7 @@ func newMetrics() *metrics {
 			Buckets: []float64{5e-6, 10e-6, 25e-6, 50e-6, 100e-6, 250e-6, 500e-6, 1e-3, 2.5e-3, 5e-3, 10e-3},
 		}),
 	}
-	m.reg.MustRegister(m.participants, m.conferences, m.badMessages, m.timeouts, m.refused, m.forgedDTLS, m.forwardDelay,
+	m.reg.MustRegister(m.participants, m.conferences, m.badMessages, m.timeouts, m.refused, m.forgedDTLS, m.recordings, m.forwardDelay,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }

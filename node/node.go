@@ -123,10 +123,19 @@ func (n *Node) stop(graceful bool) error {
 		close(n.done)
 		n.mu.Lock()
 		var all []*Participant
+		var confs []*Conference
 		for _, c := range n.confs {
 			all = append(all, c.locals()...)
+			confs = append(confs, c)
 		}
 		n.mu.Unlock()
+		// Recordings first, while their tracks still flow: every file is
+		// closed and valid when the node has stopped.
+		for _, c := range confs {
+			if c.recording() {
+				_ = c.stopRecording("node shutting down", nil)
+			}
+		}
 		if !graceful && n.peers != nil {
 			n.peers.Close(false)
 		}
@@ -229,6 +238,9 @@ func (n *Node) release(r *Conference, counted *bool) {
 	if r.refs == 0 && n.confs[r.name] == r {
 		delete(n.confs, r.name)
 		n.metrics.conferences.Set(float64(len(n.confs)))
+		if r.recording() {
+			go func() { _ = r.stopRecording("the conference ended", nil) }()
+		}
 		if n.peers != nil {
 			n.peers.DropConference(r.name)
 		}

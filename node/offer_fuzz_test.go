@@ -16,7 +16,7 @@ func FuzzClientOffer(f *testing.F) {
 		"m=audio 9 UDP/TLS/RTP/SAVPF 111\r\nc=IN IP4 0.0.0.0\r\na=mid:0\r\na=sendrecv\r\na=rtpmap:111 opus/48000/2\r\n")
 	f.Add("v=0\r\no=- 1 2 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\nm=video 9 UDP/TLS/RTP/SAVPF 96\r\n" +
 		"a=mid:v\r\na=rid:q send\r\na=rid:h send\r\na=simulcast:send q;h\r\na=rtpmap:96 VP8/90000\r\n")
-	me, err := mediaEngine()
+	me, err := mediaEngine(true)
 	if err != nil {
 		f.Fatal(err)
 	}

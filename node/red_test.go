@@ -8,6 +8,7 @@ import (
 	"github.com/switchyard/switchyard/client"
 	"github.com/switchyard/switchyard/linkemu"
 	"github.com/switchyard/switchyard/media/red"
+	"github.com/switchyard/switchyard/node"
 	"github.com/switchyard/switchyard/node/nodetest"
 )
 
@@ -67,6 +68,20 @@ func TestREDEndToEnd(t *testing.T) {
 	}
 	if b := n.BadRED(); b != 0 {
 		t.Errorf("the node refused %d of alice's RED payloads", b)
+	}
+}
+
+// TestREDOff: with media.red off the node negotiates plain Opus, so a client
+// that offers RED sends and receives Opus.
+func TestREDOff(t *testing.T) {
+	n := nodetest.Start(t, func(c *node.Config) { c.RED = node.REDOff })
+	alice := join(t, n, "nored", "alice", redAudio)
+	carol := join(t, n, "nored", "carol", func(o *client.Options) { o.RED = true })
+	if c := alice.Sent().AudioCodec; c != "audio/opus" {
+		t.Errorf("alice offered RED to a node with RED off and sends %q", c)
+	}
+	if s := receivesAudio(t, carol, alice, 50); s.AudioCodec != "audio/opus" || s.AudioRED != 0 {
+		t.Errorf("carol (offers RED) from alice: %s; want plain Opus", audioString(s))
 	}
 }
 

@@ -33,7 +33,7 @@ func FuzzInterceptorRTCP(f *testing.F) {
 	f.Add(marshal(&rtcp.ExtendedReport{SenderSSRC: remote}))
 	f.Add([]byte{0x8f, 0xcd, 0x00, 0x01, 0, 0, 0, 0}) // a feedback cut short
 
-	m, err := mediaEngine()
+	m, err := mediaEngine(true)
 	if err != nil {
 		f.Fatal(err)
 	}

@@ -292,6 +292,8 @@ func (n *Node) adminHandlers(mux *http.ServeMux) {
 	mux.Handle("GET /api/v1/snapshot", guard(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, n.Snapshot())
 	})))
+	mux.Handle("POST /api/v1/conferences/{room}/recording", guard(http.HandlerFunc(n.serveStartRecording)))
+	mux.Handle("DELETE /api/v1/conferences/{room}/recording", guard(http.HandlerFunc(n.serveStopRecording)))
 	mux.Handle("GET /metrics", guard(n.metrics.handler()))
 	if n.cfg.Pprof {
 		mux.Handle("/debug/pprof/", guard(http.HandlerFunc(pprof.Index)))

@@ -332,6 +332,9 @@ func (n *Node) join(s *session, m signal.Message) (*Participant, error) {
 		joined.Participants = others
 		p.send(joined)
 	})
+	if r.recording() {
+		p.send(signal.Message{Type: signal.TypeServerRecording, On: true})
+	}
 	if n.peers != nil {
 		n.peers.Changed()
 	}
@@ -363,6 +366,8 @@ func (p *Participant) handle(m signal.Message) error {
 		return p.setSharing(m.On)
 	case signal.TypeRecording:
 		return p.setRecording(m.On)
+	case signal.TypeServerRecording:
+		return p.serverRecording(m.On)
 	}
 	return &errJoin{signal.CodeBadMessage, "message type " + m.Type + " is not sent by clients"}
 }

@@ -59,6 +59,7 @@ func (c *Conference) snapshot() snapshot.Conference {
 		DominantSpeaker: c.dominantSpeaker(),
 		Participants:    make([]snapshot.Participant, 0, len(members)),
 	}
+	sc.Recording, sc.RecordingError = c.recordingSnapshot()
 	for _, m := range members {
 		ps := m.snapshot(members)
 		if ps.Remote {

@@ -26,9 +26,9 @@ const (
 	extTWCC       = "http://www.ietf.org/id/draft-holmer-rmcat-transport-wide-cc-extensions-01"
 )
 
-// mediaEngine lists what the node accepts and sends: Opus (and Opus with
-// RED redundancy, RFC 2198), VP8 and H.264 with RTX.
-func mediaEngine() (*webrtc.MediaEngine, error) {
+// mediaEngine lists what the node accepts and sends: Opus (and, withRED,
+// Opus with RED redundancy, RFC 2198), VP8 and H.264 with RTX.
+func mediaEngine(withRED bool) (*webrtc.MediaEngine, error) {
 	m := &webrtc.MediaEngine{}
 	videoFB := []webrtc.RTCPFeedback{
 		{Type: "goog-remb"}, {Type: "transport-cc"}, {Type: "ccm", Parameter: "fir"},
@@ -63,6 +63,9 @@ func mediaEngine() (*webrtc.MediaEngine, error) {
 			PayloadType:        103}},
 	}
 	for _, c := range codecs {
+		if !withRED && c.c.MimeType == red.MimeType {
+			continue
+		}
 		if err := m.RegisterCodec(c.c, c.kind); err != nil {
 			return nil, fmt.Errorf("register %s: %w", c.c.MimeType, err)
 		}
@@ -144,7 +147,7 @@ type peerAPI struct {
 }
 
 func (n *Node) newPeerAPI() (*peerAPI, error) {
-	m, err := mediaEngine()
+	m, err := mediaEngine(n.cfg.RED != REDOff)
 	if err != nil {
 		return nil, err
 	}

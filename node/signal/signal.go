@@ -24,9 +24,10 @@ const (
 
 // Message types. Client to node: Join, Offer (once, the client's first),
 // Answer, Candidate, Constraints, Message, Leave, and a moderator's Kick and
-// Mute, PublishState, Share and Recording. Node to client: Joined,
-// Answer, Offer, Candidate, ParticipantJoined, ParticipantLeft,
-// ParticipantUpdated, DominantSpeaker, Message, Error, Redirect, NodeStopping.
+// Mute, PublishState, Share, Recording and ServerRecording. Node to client:
+// Joined, Answer, Offer, Candidate, ParticipantJoined, ParticipantLeft,
+// ParticipantUpdated, DominantSpeaker, Message, Error, Redirect,
+// NodeStopping, ServerRecording.
 const (
 	TypeJoin               = "join"
 	TypeJoined             = "joined"
@@ -48,6 +49,11 @@ const (
 	TypeRecording          = "recording"
 	TypeParticipantUpdated = "participant-updated"
 	TypeNodeStopping       = "node-stopping"
+	// TypeServerRecording: from a moderator, start (On) or stop the node's
+	// recording of the conference; from the node, to everyone, that the
+	// conference is (On) or is no longer recorded, with Reason when a
+	// recording stopped on an error.
+	TypeServerRecording = "server-recording"
 )
 
 // Participant describes a conference member to the others.
@@ -181,6 +187,7 @@ const (
 	CodeUnauthorized  = "unauthorized" // a join token is required and missing
 	CodeForbidden     = "forbidden"    // the participant's grants do not allow it
 	CodeShareBusy     = "share-busy"   // another participant shares already
+	CodeRecording     = "recording"    // the server recording could not start or stop
 )
 
 // MaxTokenLen bounds a join token.
@@ -232,7 +239,7 @@ func (m *Message) validate() error {
 		return text("region", m.Region, 0, MaxRegionLen)
 	case TypeKick, TypeMute:
 		return text("id", m.ID, 1, 96)
-	case TypePublishState, TypeShare, TypeRecording:
+	case TypePublishState, TypeShare, TypeRecording, TypeServerRecording:
 		return nil
 	case TypeOffer, TypeAnswer:
 		if len(m.Sources) > 16 {

@@ -98,6 +98,28 @@ type Conference struct {
 	BitrateOut      int64         `json:"bitrate_out"`
 	WorstLossPct    float64       `json:"worst_loss_pct"`
 	Participants    []Participant `json:"participants"`
+	// Recording is the server recording under way on this node, nil when
+	// none; RecordingError why the last one stopped, if on an error.
+	Recording      *Recording `json:"recording,omitempty"`
+	RecordingError string     `json:"recording_error,omitempty"`
+}
+
+// Recording is a conference's server recording on this node.
+type Recording struct {
+	Dir   string    `json:"dir"`
+	Since time.Time `json:"since"`
+	By    string    `json:"by"`    // "api", "console", or the moderator who started it
+	Files int       `json:"files"` // tracks being written
+	Bytes int64     `json:"bytes"` // written so far
+	// Refused are tracks not recorded, with why (an encrypted participant).
+	Refused []RefusedTrack `json:"refused,omitempty"`
+}
+
+// RefusedTrack is a participant whose tracks a recording leaves out.
+type RefusedTrack struct {
+	Participant string `json:"participant"`
+	Name        string `json:"name"`
+	Reason      string `json:"reason"`
 }
 
 // Participant is one endpoint in a conference, local or (with a cascade) remote.
