@@ -44,6 +44,10 @@ type Options struct {
 	RED bool
 	// Talk drives the audio level and voice activity; nil means Always().
 	Talk TalkPattern
+	// PingEvery, when set, pings every other participant through the node
+	// at that interval, as the web client does, so that the node can show
+	// measured end-to-end round trips next to computed ones.
+	PingEvery time.Duration
 
 	// MaxHeight is the constraint sent for every publisher's tile: 0 sends
 	// none, Hidden hides every tile, a positive height caps the layer.
@@ -154,6 +158,9 @@ func Join(ctx context.Context, o Options) (*Client, error) {
 	if err := c.join(ctx); err != nil {
 		c.shutdown(false, err)
 		return nil, err
+	}
+	if o.PingEvery > 0 {
+		go c.pingLoop(o.PingEvery)
 	}
 	return c, nil
 }

@@ -96,3 +96,26 @@ func (c *Client) Ping(ctx context.Context, peerID string) (time.Duration, error)
 		return 0, fmt.Errorf("client: ping %s: %w", peerID, c.Err())
 	}
 }
+
+// pingLoop pings every other participant every interval until the client
+// ends; each ping carries the last round trip measured to that peer, which
+// the node reports as measured.
+func (c *Client) pingLoop(every time.Duration) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-c.done:
+			return
+		case <-t.C:
+		}
+		for _, p := range c.Participants() {
+			ctx, cancel := context.WithTimeout(c.runCtx, every)
+			_, err := c.Ping(ctx, p.ID)
+			cancel()
+			if err != nil {
+				c.log.Debug("ping", "peer", p.ID, "err", err)
+			}
+		}
+	}
+}

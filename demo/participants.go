@@ -15,6 +15,10 @@ import (
 // joinTimeout bounds one join: signaling, and the node's answer.
 const joinTimeout = 10 * time.Second
 
+// pingEvery is how often each synthetic participant pings the others, as
+// browsers do, so the console shows measured end-to-end round trips.
+const pingEvery = 3 * time.Second
+
 // session is one stay of a seat in its conference: from a successful join
 // to leaving (or failing). The client's counters stay readable after Close.
 type session struct {
@@ -133,6 +137,7 @@ func (r *roster) join(ctx context.Context, s seat) (*session, error) {
 		PublishAudio: true,
 		PublishVideo: true,
 		Talk:         s.talk(r.o.participants),
+		PingEvery:    pingEvery,
 		MaxHeight:    maxHeight,
 		Logger:       r.log.With("conference", s.conference),
 	}

@@ -245,11 +245,15 @@ func (rm *remoteMember) snapshot(members []member) snapshot.Participant {
 			}
 			e = snapshot.E2E{Peer: q.ID(), PeerName: q.Name(), PeerMs: q.RTTMs(), Path: rm.Origin() + "→" + q.Origin()}
 			if !q.SameOrigin(rm.Remote) {
-				// This node does not see the link between two other nodes;
-				// it stands in with the two links through itself, an upper
-				// bound.
-				e.RelayMs = relayMs + q.RelayRTTMs()
-				e.Path = rm.Origin() + "→" + self + "→" + q.Origin()
+				// The link between two other nodes, as they report it; if
+				// neither has yet, the two links through this node stand
+				// in, an upper bound.
+				if ms, ok := rm.conf.node.peers.LinkRTTMs(rm.Origin(), q.Origin()); ok {
+					e.RelayMs = ms
+				} else {
+					e.RelayMs = relayMs + q.RelayRTTMs()
+					e.Path = rm.Origin() + "→" + self + "→" + q.Origin()
+				}
 			}
 		}
 		e.MeasuredMs, e.ClientMs = measured[e.Peer], ps.RTTMs

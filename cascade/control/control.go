@@ -28,6 +28,7 @@ const (
 	MaxParticipants = 100
 	MaxIDLen        = 96
 	MaxTextLen      = 64
+	MaxLinks        = 64
 )
 
 // Message types.
@@ -45,6 +46,10 @@ type Message struct {
 	Participants []Participant `json:"participants,omitempty"`
 	Dominant     string        `json:"dominant,omitempty"`
 	Wants        []Want        `json:"wants,omitempty"`
+	// Links is the sender's relay round trip to each node it peers with,
+	// in ms by node id, so that every node can sum the path between any
+	// two of them (end-to-end RTT).
+	Links map[string]float64 `json:"links,omitempty"`
 
 	// keyframe: the receiving node asks the publisher's node for a keyframe.
 	Publisher string       `json:"publisher,omitempty"`
@@ -174,6 +179,17 @@ func (m *Message) validate() error {
 		}
 		if err := id("dominant", m.Dominant, true); err != nil {
 			return err
+		}
+		if len(m.Links) > MaxLinks {
+			return errors.New("too many links")
+		}
+		for node, ms := range m.Links {
+			if err := id("link node", node, false); err != nil {
+				return err
+			}
+			if !(ms >= 0 && ms < 60_000) {
+				return fmt.Errorf("link to %q: round trip %v ms out of range", trunc(node), ms)
+			}
 		}
 		if len(m.Wants) > MaxParticipants*2 {
 			return errors.New("too many wants")

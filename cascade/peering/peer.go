@@ -32,6 +32,9 @@ type peer struct {
 	nacksAnswered atomic.Uint64
 	repaired      atomic.Uint64
 	skipped       atomic.Uint64
+	// links is the peer's own relay round trips to the nodes it peers
+	// with, ms by node id, as its last state said.
+	links atomic.Pointer[map[string]float64]
 }
 
 type peerConf struct {

@@ -220,6 +220,10 @@ func (p *Peering) sendNACK(r *Remote, tag relay.Layer, ssrc uint32, seqs []uint1
 // the state it sent: the conference it hosts and the layers it wants, its
 // participants joining and leaving, their tracks starting and ending.
 func (p *Peering) applyState(pr *peer, conf string, m *control.Message) {
+	if m.Links != nil {
+		links := maps.Clone(m.Links)
+		pr.links.Store(&links)
+	}
 	p.mu.Lock()
 	var newHost bool
 	if len(m.Participants) == 0 {

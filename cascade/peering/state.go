@@ -112,7 +112,8 @@ func (p *Peering) stateOf(conf string) (*control.Message, bool) {
 	p.mu.RLock()
 	wants := slices.Clone(p.wants[conf])
 	p.mu.RUnlock()
-	return &control.Message{Type: control.TypeState, Participants: parts, Dominant: dominant, Wants: wants}, true
+	return &control.Message{Type: control.TypeState, Participants: parts, Dominant: dominant, Wants: wants,
+		Links: p.linkTable()}, true
 }
 
 func (p *Peering) sendState(conf string, to []*peer) {
@@ -198,4 +199,62 @@ func (p *Peering) updateLoad() {
 	l.BitrateBps = l.BitrateBps / 100_000 * 100_000
 	l.CPU = math.Round(l.CPU*100) / 100
 	p.ml.SetLoad(l)
+}
+
+// linkTable is this node's relay round trip to each peer that has one, ms
+// by node id.
+func (p *Peering) linkTable() map[string]float64 {
+	var t map[string]float64
+	for _, pr := range p.allPeers() {
+		if ms := pr.rttMs(); ms > 0 {
+			if t == nil {
+				t = make(map[string]float64)
+			}
+			t[pr.name] = ms
+		}
+	}
+	return t
+}
+
+// LinkRTTMs is the relay round trip between nodes a and b, either of which
+// may be this node: measured here when one is, else as a or b reported it
+// in its state (their mean when both did). ok is false when nobody knows.
+func (p *Peering) LinkRTTMs(a, b string) (ms float64, ok bool) {
+	direct := map[string]float64{}
+	reported := map[string]map[string]float64{}
+	for _, pr := range p.allPeers() {
+		if v := pr.rttMs(); v > 0 {
+			direct[pr.name] = v
+		}
+		if l := pr.links.Load(); l != nil {
+			reported[pr.name] = *l
+		}
+	}
+	return linkRTT(p.cfg.Self, direct, reported, a, b)
+}
+
+// linkRTT is LinkRTTMs as a pure function: self is this node, direct its
+// own round trips by peer, reported each peer's table.
+func linkRTT(self string, direct map[string]float64, reported map[string]map[string]float64, a, b string) (float64, bool) {
+	switch {
+	case a == b:
+		return 0, true
+	case a == self:
+		v, ok := direct[b]
+		return v, ok
+	case b == self:
+		v, ok := direct[a]
+		return v, ok
+	}
+	ab, okA := reported[a][b]
+	ba, okB := reported[b][a]
+	switch {
+	case okA && okB:
+		return (ab + ba) / 2, true
+	case okA:
+		return ab, true
+	case okB:
+		return ba, true
+	}
+	return 0, false
 }
