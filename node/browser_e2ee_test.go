@@ -275,6 +275,12 @@ func TestBrowserE2EE(t *testing.T) {
 			return nil
 		})
 		t.Logf("a: status %q, %+v, b's tile %+v, people %+v", p.Status, p.Call.E2EE, p.Call.Tiles[ids["b"]], p.People)
+		// Firefox (b) shows the same, as its reports say.
+		rep.WaitFor(t, browserWait, "b (Firefox) to show the locks, c in its participants only", func(m map[string]browsertest.Report) error {
+			return reportedMarks(m["b"], ids["a"], ids["c"])
+		}, watch...)
+		r := rep.Latest()["b"]
+		t.Logf("b (Firefox): %+v, a's tile %+v, own tile %+v, participants %+v", r.Call.E2EE, r.Call.Tiles[ids["a"]], r.Call.Tiles["self"], r.Call.Participants)
 		if q, err := readPage(dtC); err != nil || q.Self.Shown {
 			t.Errorf("c, watching only, shows its own tile (%v)", err)
 		}
@@ -321,7 +327,49 @@ func TestBrowserE2EECascade(t *testing.T) {
 		return nil
 	})
 	t.Logf("a: %+v", p.Call.E2EE)
+	rep.WaitFor(t, browserWait, "b (Firefox, on node eu) to show its encryption and a's lock", func(m map[string]browsertest.Report) error {
+		return reportedMarks(m["b"], ids["a"], "")
+	}, watch...)
+	t.Logf("b (Firefox): %+v, a's tile %+v", rep.Latest()["b"].Call.E2EE, rep.Latest()["b"].Call.Tiles[ids["a"]])
 	switchLayers(t, nodes["us"], room, rep, dt, watch, ids["a"], ids["b"])
+}
+
+// reportedMarks checks, from a page's report (Firefox's, which no test can
+// drive), what marks checks on a Chromium page through DevTools: its own
+// encryption (the badge, RTCRtpScriptTransform, Opus without RED and VP8,
+// frames encrypted and decrypted, a lock on its own tile), peer's tile
+// locked and decrypting, and watcher (if any), who only watches, known to
+// encrypt but given no tile. nil when all hold.
+func reportedMarks(r browsertest.Report, peer, watcher string) error {
+	c := r.Call
+	if c == nil {
+		return fmt.Errorf("%w: %s reports no call state", browsertest.ErrPending, r.Browser)
+	}
+	e, self := c.E2EE, c.Tiles["self"]
+	switch {
+	case !e.On || e.API != "script" || !e.Badge:
+		return fmt.Errorf("own encryption not shown: %+v", e)
+	case !self.Locked || self.Role == "hidden" || self.Role == "":
+		return fmt.Errorf("own tile %+v, want shown with a lock", self)
+	case e.Codecs["mic"] != "audio/opus" || e.Codecs["camera"] != "video/VP8":
+		return fmt.Errorf("sends with %v, want Opus without RED and VP8", e.Codecs)
+	case e.Encrypted == 0 || e.Decrypted == 0:
+		return fmt.Errorf("%w: encrypted %d, decrypted %d frames", browsertest.ErrPending, e.Encrypted, e.Decrypted)
+	case !c.Tiles[peer].Locked || c.Tiles[peer].CannotDecrypt != "":
+		return fmt.Errorf("%w: %s's tile %+v, want locked and decrypting", browsertest.ErrPending, peer, c.Tiles[peer])
+	case !c.Participants[peer].E2EE:
+		return fmt.Errorf("%w: participants %+v: %s not known to encrypt", browsertest.ErrPending, c.Participants, peer)
+	}
+	if watcher == "" {
+		return nil
+	}
+	if _, ok := c.Tiles[watcher]; ok {
+		return fmt.Errorf("a tile for %s, who only watches: %+v", watcher, c.Tiles)
+	}
+	if p, ok := c.Participants[watcher]; !ok || !p.E2EE {
+		return fmt.Errorf("%w: participants %+v: %s not known to encrypt", browsertest.ErrPending, c.Participants, watcher)
+	}
+	return nil
 }
 
 // switchLayers makes receiver's page (driven through dt, tag "a") show

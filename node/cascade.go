@@ -85,6 +85,11 @@ func (h cascadeHost) LocalState(conf string) ([]control.Participant, string, boo
 	return out, c.dominantSpeaker(), true
 }
 
+func (h cascadeHost) Recording(conf string) bool {
+	c, ok := h.n.conference(conf)
+	return ok && c.recording()
+}
+
 func (h cascadeHost) Join(conf string, r *peering.Remote) error {
 	c, ok := h.n.conference(conf)
 	if !ok {

@@ -43,6 +43,9 @@ type Conference struct {
 	recMu  sync.Mutex
 	rec    *confRecording
 	recErr string
+	// recTold is whether the participants were last told the conference
+	// is recorded (here or on another node).
+	recTold bool
 
 	mu       sync.Mutex        // guards members, order, dominant
 	members  map[string]member // by id

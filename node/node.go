@@ -360,6 +360,7 @@ func (n *Node) tick(ctx context.Context) {
 					for _, p := range c.locals() {
 						p.tickRates(secs)
 					}
+					c.noticeRecording("")
 				}
 			}
 		}

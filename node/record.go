@@ -63,7 +63,7 @@ func (c *Conference) startRecording(by string) error {
 		}
 	}
 	c.node.log.Info("recording started", "conference", c.name, "by", by, "dir", files.Dir())
-	c.broadcast(nil, signal.Message{Type: signal.TypeServerRecording, On: true})
+	c.noticeRecording("")
 	return nil
 }
 
@@ -144,12 +144,40 @@ func (c *Conference) stopRecording(why string, failed error) error {
 		c.node.log.Info("recording stopped", "conference", c.name, "why", why, "dir", r.files.Dir(),
 			"files", len(r.tracks), "after", time.Since(r.since).Round(time.Second))
 	}
-	m := signal.Message{Type: signal.TypeServerRecording, On: false}
+	reason := ""
 	if failed != nil {
-		m.Reason = "the recording stopped: " + failed.Error()
+		reason = "the recording stopped: " + failed.Error()
 	}
-	c.broadcast(nil, m)
+	c.noticeRecording(reason)
 	return err
+}
+
+// recordedAnywhere reports whether this node or, in a cascade, another node
+// hosting the conference records it: what its participants are told.
+func (c *Conference) recordedAnywhere() bool {
+	return c.recording() || (c.node.peers != nil && c.node.peers.RecordedElsewhere(c.name))
+}
+
+// noticeRecording tells the local participants when whether the conference
+// is recorded (here or on another node) has changed since they were last
+// told; reason says why a recording stopped on an error. The node's ticker
+// calls it too, for recordings on other nodes.
+func (c *Conference) noticeRecording(reason string) {
+	on := c.recordedAnywhere()
+	c.recMu.Lock()
+	changed := on != c.recTold
+	c.recTold = on
+	c.recMu.Unlock()
+	if changed || reason != "" {
+		c.broadcast(nil, signal.Message{Type: signal.TypeServerRecording, On: on, Reason: reason})
+	}
+}
+
+// toldRecording reports what the participants were last told.
+func (c *Conference) toldRecording() bool {
+	c.recMu.Lock()
+	defer c.recMu.Unlock()
+	return c.recTold
 }
 
 // recordingFailed stops a recording a track could not write (disk full,

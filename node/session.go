@@ -332,7 +332,7 @@ func (n *Node) join(s *session, m signal.Message) (*Participant, error) {
 		joined.Participants = others
 		p.send(joined)
 	})
-	if r.recording() {
+	if r.toldRecording() {
 		p.send(signal.Message{Type: signal.TypeServerRecording, On: true})
 	}
 	if n.peers != nil {

@@ -50,6 +50,9 @@ type Message struct {
 	// in ms by node id, so that every node can sum the path between any
 	// two of them (end-to-end RTT).
 	Links map[string]float64 `json:"links,omitempty"`
+	// Recording: the sender records the conference (server recording), so
+	// every node tells its participants.
+	Recording bool `json:"recording,omitempty"`
 
 	// keyframe: the receiving node asks the publisher's node for a keyframe.
 	Publisher string       `json:"publisher,omitempty"`

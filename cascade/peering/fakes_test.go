@@ -60,6 +60,8 @@ func (h *fakeHost) Conferences() []string {
 	return out
 }
 
+func (h *fakeHost) Recording(conf string) bool { return false }
+
 func (h *fakeHost) LocalState(conf string) ([]control.Participant, string, bool) {
 	h.mu.Lock()
 	defer h.mu.Unlock()

@@ -38,7 +38,8 @@ type peer struct {
 }
 
 type peerConf struct {
-	heard time.Time
+	heard     time.Time
+	recording bool // the peer records the conference
 	wants map[wantKey]media.LayerSet
 }
 

@@ -47,6 +47,8 @@ type Host interface {
 	// LocalState describes this node's own participants of conf and what
 	// they publish; ok is false when the node does not host conf.
 	LocalState(conf string) (participants []control.Participant, dominant string, ok bool)
+	// Recording reports whether this node records conf.
+	Recording(conf string) bool
 	// Join makes r a member of conf here (ErrNotHosted, ErrIDTaken).
 	Join(conf string, r *Remote) error
 	// Leave takes r out of conf.

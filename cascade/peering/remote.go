@@ -236,6 +236,7 @@ func (p *Peering) applyState(pr *peer, conf string, m *control.Message) {
 			pr.confs[conf] = pc
 		}
 		pc.heard = time.Now()
+		pc.recording = m.Recording
 		pc.wants = make(map[wantKey]media.LayerSet, len(m.Wants))
 		for i := range m.Wants {
 			pc.wants[wantKey{m.Wants[i].Publisher, m.Wants[i].WantSource()}] = m.Wants[i].Layers

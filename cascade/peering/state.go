@@ -113,7 +113,7 @@ func (p *Peering) stateOf(conf string) (*control.Message, bool) {
 	wants := slices.Clone(p.wants[conf])
 	p.mu.RUnlock()
 	return &control.Message{Type: control.TypeState, Participants: parts, Dominant: dominant, Wants: wants,
-		Links: p.linkTable()}, true
+		Links: p.linkTable(), Recording: p.host.Recording(conf)}, true
 }
 
 func (p *Peering) sendState(conf string, to []*peer) {
@@ -257,4 +257,16 @@ func linkRTT(self string, direct map[string]float64, reported map[string]map[str
 		return ba, true
 	}
 	return 0, false
+}
+
+// RecordedElsewhere reports whether a peer that hosts conf records it.
+func (p *Peering) RecordedElsewhere(conf string) bool {
+	p.mu.RLock()
+	defer p.mu.RUnlock()
+	for _, pr := range p.peers {
+		if pc := pr.confs[conf]; pc != nil && pc.recording {
+			return true
+		}
+	}
+	return false
 }

@@ -53,6 +53,41 @@ type Call struct {
 		Size int    `json:"size"`
 		Type string `json:"type"`
 	} `json:"lastRecording"`
+	// E2EE is end-to-end encryption as the page runs it.
+	E2EE E2EE `json:"e2ee"`
+	// ServerRecording: the page shows that the node records the conference
+	// (node/web/static/serverrec.js), not a participant's local recording.
+	ServerRecording bool `json:"serverRecording"`
+	// ServerRecordingReason is why the last server recording stopped, when
+	// it stopped on an error.
+	ServerRecordingReason string `json:"serverRecordingReason"`
+	// ServerRecordingBanner is the banner's text while it shows ("● Recording
+	// — ...", or why the recording stopped, for a while), else empty.
+	ServerRecordingBanner string `json:"serverRecordingBanner"`
+	// ServerRecordingControl: the page shows a moderator's start/stop button.
+	ServerRecordingControl bool `json:"serverRecordingControl"`
+	// ServerRecordingPending is "start" or "stop" while the page waits for
+	// the node to answer its moderator's request.
+	ServerRecordingPending string `json:"serverRecordingPending"`
+	// ServerRecordingError is the node's refusal of the last request.
+	ServerRecordingError string `json:"serverRecordingError"`
+}
+
+// E2EE is a page's end-to-end encryption (testhooks.js e2eeState); all but
+// On stay zero when the call is not encrypted.
+type E2EE struct {
+	On    bool   `json:"on"`
+	API   string `json:"api"`   // how frames reach the worker: script or streams
+	Badge bool   `json:"badge"` // the header's "End-to-end encrypted" badge shows
+	// Codecs is the first negotiated codec of each sending source (mic,
+	// camera, screen): audio/opus without RED and video/VP8 when encrypted.
+	Codecs    map[string]string `json:"codecs"`
+	Encrypted int64             `json:"encrypted"` // frames encrypted and sent
+	Decrypted int64             `json:"decrypted"` // frames received and decrypted
+	Dropped   int64             `json:"dropped"`   // frames dropped, sending or receiving
+	// Reasons counts the dropped frames by direction and reason
+	// ("recv bad tag", ...).
+	Reasons map[string]int64 `json:"reasons"`
 }
 
 // ParticipantFlags are the switches a participant shows the others.
@@ -60,17 +95,23 @@ type ParticipantFlags struct {
 	MicOff    bool `json:"mic_off"`
 	CameraOff bool `json:"camera_off"`
 	Sharing   bool `json:"sharing"`
-	Recording bool `json:"recording"`
+	Recording bool `json:"recording"` // records the meeting locally
+	E2EE      bool `json:"e2ee"`      // encrypts end to end (others only; Call.E2EE is the page's own)
 }
 
 // Tile is one tile as the page draws it.
 type Tile struct {
-	NoVideo   bool   `json:"noVideo"`   // the avatar shows instead of video
-	MicOff    bool   `json:"micOff"`    // the muted-microphone mark shows
-	Recording bool   `json:"recording"` // the REC mark shows
-	Role      string `json:"role"`      // main, pip, strip, grid or hidden
-	Width     int    `json:"width"`     // CSS pixels
-	Height    int    `json:"height"`
+	NoVideo   bool `json:"noVideo"`   // the avatar shows instead of video
+	MicOff    bool `json:"micOff"`    // the muted-microphone mark shows
+	Recording bool `json:"recording"` // the REC mark shows
+	Locked    bool `json:"locked"`    // the end-to-end encryption lock shows
+	// CannotDecrypt is the tile's encryption notice ("cannot decrypt NAME",
+	// or "NAME is end-to-end encrypted" on a page without the passphrase);
+	// empty when none shows.
+	CannotDecrypt string `json:"cannotDecrypt"`
+	Role          string `json:"role"`  // main, pip, strip, grid or hidden
+	Width         int    `json:"width"` // CSS pixels
+	Height        int    `json:"height"`
 }
 
 // Remote is what a page receives from one other participant.

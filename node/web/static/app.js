@@ -128,6 +128,7 @@ async function connect(url, status = 'connecting…') {
     .on('participant-left', mine((m) => removeParticipant(m.id)))
     .on('dominant-speaker', mine((m) => setDominant(m.id)))
     .on('message', mine((m) => onEndpointMessage(m.from, m.payload)))
+    .on('server-recording', mine((m) => app.controls?.serverRec.onMessage(m)))
     .on('error', mine(onNodeError))
     // The node shuts down with nowhere to move us (a rejoin elsewhere, if any, follows).
     .on('node-stopping', mine((m) => addChat('', `The node is stopping: ${String(m.reason || '').slice(0, 200)}.`, 'system')))
@@ -365,6 +366,8 @@ function teardown() {
   app.controls?.stopShare(false);
   app.session?.close();
   app.session = null;
+  // The next node, if any, says whether it records.
+  app.controls?.serverRec.reset();
   app.grid?.clear();
   app.participants = new Map();
   app.id = '';

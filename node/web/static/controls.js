@@ -1,9 +1,11 @@
 // What the user does in a call: microphone and camera off and on, screen
-// share, speaker or grid view, full screen, local recording, device changes,
-// keyboard shortcuts and their help. Each change that others should see goes
-// to the node (publish-state, share, recording; docs/protocol.md).
+// share, speaker or grid view, full screen, local recording, a moderator's
+// server recording (serverrec.js), device changes, keyboard shortcuts and
+// their help. Each change that others should see goes to the node
+// (publish-state, share, recording, server-recording; docs/protocol.md).
 import { LocalMedia, fillSelect, savePrefs } from './media.js';
 import { MeetingRecorder, downloadBlob, recordingName } from './recorder.js';
+import { ServerRecording } from './serverrec.js';
 import { SHORTCUTS, installShortcuts } from './shortcuts.js';
 import { $, addChat, showError } from './ui.js';
 import { showsSelf } from './tracks.js';
@@ -19,6 +21,15 @@ export class CallControls {
     this.recorder = null;
     this.recordings = 0;
     this.lastRecording = null; // {size, type} of the last file, for report.js
+    // The node's recording of the conference, which app.js feeds.
+    this.serverRec = new ServerRecording({
+      banner: $('server-rec-banner'),
+      button: $('server-record-toggle'),
+      send: (m) => !!app.sig?.send(m),
+      moderator: () => !!app.grants?.moderator,
+      chat: (text) => addChat('', text, 'system'),
+      error: (text) => showError(text),
+    });
   }
 
   wire() {
@@ -31,6 +42,7 @@ export class CallControls {
     on('share-toggle', () => this.toggleShare());
     on('view-toggle', () => this.toggleView());
     on('record-toggle', () => this.toggleRecord());
+    this.serverRec.wire();
     on('devices-toggle', () => this.togglePanel('devices'));
     on('help-toggle', () => this.togglePanel('help'));
     on('help-close', () => ($('help').hidden = true));
@@ -199,8 +211,10 @@ export class CallControls {
     this.render();
   }
 
-  // onNodeError takes the share's refusals; true when it handled the error.
+  // onNodeError takes the refusals of a share or of a server recording
+  // request; true when it handled the error.
   onNodeError(m) {
+    if (this.serverRec.onNodeError(m)) return true;
     if (!this.screen || !['share-busy', 'forbidden', 'protocol'].includes(m.code)) return false;
     this.stopShare(false);
     const why = m.code === 'share-busy' ? 'someone else is sharing' : m.reason || m.code;
@@ -328,6 +342,8 @@ export class CallControls {
     set('record-toggle', s.recording, s.recording ? 'Stop recording and download (r)' : 'Record locally (r)', s.recording ? 'Stop rec' : 'Record');
     const grid = this.app.grid?.view === 'grid';
     set('view-toggle', grid, grid ? 'Speaker view (g)' : 'Grid view (g)', grid ? 'Speaker' : 'Grid');
+    // The moderator's button appears once the grants are known (joined).
+    this.serverRec.render();
     this.app.grid?.setSelfInfo({ mic_off: s.mic_off, camera_off: s.camera_off, recording: s.recording, name: this.app.name, e2ee: !!this.app.e2ee });
     // Watching and listening only (no device, or none chosen): no tile of your own.
     this.app.grid?.setSelfShown(showsSelf({ mic: this.media.mic, cam: this.media.cam, publish: this.app.grants?.publish ?? true }));

@@ -53,6 +53,9 @@ export function callState(app) {
     lastRecording: c?.lastRecording || null,
     recordingMimeType: c?.recorder?.mimeType || '',
     e2ee: e2eeState(app),
+    // The node's recording (serverrec.js): serverRecording, its reason,
+    // whether this page shows the moderator's button, and so on.
+    ...(c?.serverRec.testState() ?? { serverRecording: false, serverRecordingReason: '', serverRecordingControl: false }),
   };
 }
 
