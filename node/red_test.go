@@ -153,3 +153,39 @@ func TestREDAcrossCascade(t *testing.T) {
 		t.Errorf("bob (no RED, eu) from alice (RED, us): %s; want plain Opus at pt 111", audioString(s))
 	}
 }
+
+// TestREDOnLossyRelay measures whether RED pays on a relay leg that loses
+// 5% of its datagrams: a receiver on the far node hears a plain Opus
+// publisher (the relay's hop-by-hop NACK repair alone) and a RED publisher
+// (redundancy too, rebuilt by the far node before it strips RED). It logs
+// both residual losses and checks that each is well below the link's.
+func TestREDOnLossyRelay(t *testing.T) {
+	const loss = 0.05
+	nodes := startCascade(t, []string{"us", "eu"}, func(region string, c *node.Config) {
+		if region == "us" {
+			l := c.Cascade.Links["eu"]
+			l.Loss = loss
+			c.Cascade.Links["eu"] = l
+		}
+	})
+	opus := joinAt(t, nodes["us"], "redrelay", "opus", "us", func(o *client.Options) { o.PublishAudio = true })
+	redp := joinAt(t, nodes["us"], "redrelay", "red", "us", redAudio)
+	bob := joinAt(t, nodes["eu"], "redrelay", "bob", "eu", nil)
+	receivesAudio(t, bob, opus, 50)
+	receivesAudio(t, bob, redp, 50)
+	base := bob.Received()
+	const packets = 1000 // 20 s of audio each
+	residual := func(pub *client.Client) float64 {
+		s := receivesAudio(t, bob, pub, base[pub.ID()].AudioPackets+base[pub.ID()].AudioLost+packets)
+		lost := s.AudioLost - base[pub.ID()].AudioLost
+		expected := s.AudioPackets - base[pub.ID()].AudioPackets + lost
+		return float64(lost) / float64(expected)
+	}
+	plain, withRED := residual(opus), residual(redp)
+	relay := peerOf(nodes["us"], "eu")
+	t.Logf("relay us→eu losing %.0f%%: residual audio loss at bob %.2f%% for plain Opus (NACK repair), %.2f%% for RED (NACK repair and redundancy); relay NACKs answered %d",
+		100*loss, 100*plain, 100*withRED, relay.NACKsAnswer)
+	if plain > loss/3 || withRED > loss/3 {
+		t.Errorf("residual loss %.2f%% (Opus) / %.2f%% (RED) behind a %.0f%% relay: repair is not working", 100*plain, 100*withRED, 100*loss)
+	}
+}
