@@ -61,7 +61,7 @@ func fixtureAt(step int) snapshot.Snapshot {
 		E2E: []snapshot.E2E{{Peer: "p-alice", PeerName: "alice", ComputedMs: 312, ClientMs: 42, RelayMs: 228, PeerMs: 42, Path: "n2→n1"}},
 	}
 	dave := snapshot.Participant{
-		ID: "p-dave", Name: "dave", Region: "eu-central", Node: "n1", Joined: fixtureBase.Add(-90 * time.Second),
+		ID: "p-dave", Name: "dave", Kind: "whip", Region: "eu-central", Node: "n1", Joined: fixtureBase.Add(-90 * time.Second),
 		State: "connected", RTTMs: 18, BitrateUp: 180_000, BitrateDown: 600_000, Audio: true, AudioMuted: true,
 		LayerCap: "h", Layers: layers(160_000, 0, 0),
 		E2E: []snapshot.E2E{{Peer: "p-alice", PeerName: "alice", MeasuredMs: 64, ComputedMs: 60, ClientMs: 18, PeerMs: 42, Path: "n1"}},

@@ -143,6 +143,12 @@ func (v *participantView) lines(c *snapshot.Conference, p *snapshot.Participant)
 	if p.Remote {
 		info = append(info, segment{st.Warn.Render("⇄ remote: hosted by node " + dash(clean(p.Node))), 0})
 	}
+	switch p.Kind {
+	case "whip":
+		info = append(info, segment{"publishes over WHIP", 0})
+	case "whep":
+		info = append(info, segment{"watches over WHEP", 0})
+	}
 	if p.E2EE {
 		info = append(info, segment{st.Speaking.Render("end-to-end encrypted"), 0})
 	}

@@ -299,6 +299,9 @@ func (v *roomView) cells(p *snapshot.Participant) []cell {
 	if p.Remote {
 		name += " ⇄"
 	}
+	if p.Kind != "" {
+		name += " (" + p.Kind + ")" // a WHIP publisher or WHEP viewer
+	}
 	e2e := worstE2E(p)
 	cells[colName] = cell{text: name}
 	cells[colRegion] = cell{text: dash(p.Region)}

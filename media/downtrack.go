@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math/bits"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -25,11 +26,14 @@ var ErrNoCodec = errors.New("media: receiver does not support the publisher's co
 // DownTrack sends one published track to one receiver. It is a pion
 // TrackLocal: the receiver's PeerConnection binds it and it writes RTP to it.
 type DownTrack struct {
-	id       string // the source: "mic", "camera" or "screen"
-	streamID string // the publisher's participant id
-	kind     webrtc.RTPCodecType
-	codec    webrtc.RTPCodecParameters
-	up       *UpTrack // keyframes are asked of it, retransmissions read from its cache
+	id        string // the source: "mic", "camera" or "screen"
+	streamID  string // the publisher's participant id
+	kind      webrtc.RTPCodecType
+	clockRate uint32
+	// up is the publisher's track: keyframes are asked of it, retransmissions
+	// read from its cache. Switch replaces it (with mu held); nil for a track
+	// made by NewFollowTrack until its first Switch.
+	up atomic.Pointer[UpTrack]
 
 	// Control (allocation, snapshots, RTCP) never waits for the data path:
 	// it reads and writes these atomics, and WriteRTP applies the requested
@@ -48,6 +52,7 @@ type DownTrack struct {
 	mu      sync.Mutex // guards everything below; WriteRTP runs on each layer's goroutine
 	fwd     *forward.Forwarder
 	writer  webrtc.TrackLocalWriter
+	codecs  []webrtc.RTPCodecParameters // what the receiver negotiated, from Bind
 	pt      uint8
 	payload [1500]byte // scratch for payloads rewritten per receiver
 	rtxBuf  [1500]byte // scratch for retransmissions (RTCP goroutine)
@@ -82,16 +87,33 @@ type DownTrack struct {
 
 // NewDownTrack makes a DownTrack for up, sending nothing until a target layer is set.
 func NewDownTrack(up *UpTrack) *DownTrack {
-	kind := up.Kind().CodecType()
+	d := newDownTrack(up.Kind(), up.Source().String(), up.Publisher(), up.Codec().ClockRate)
+	d.up.Store(up)
+	return d
+}
+
+// NewFollowTrack makes a DownTrack of kind that has no publisher yet: it
+// sends nothing until Switch gives it one, and may follow one publisher
+// after another on the same SSRC (a receiver that cannot renegotiate, such
+// as a WHEP viewer following the dominant speaker). id and streamID are its
+// track and stream ids as the receiver sees them.
+func NewFollowTrack(kind Kind, id, streamID string) *DownTrack {
+	rate := uint32(90000) // VP8 and H.264
+	if kind == KindAudio {
+		rate = 48000 // Opus, and RED of Opus
+	}
+	return newDownTrack(kind, id, streamID, rate)
+}
+
+func newDownTrack(kind Kind, id, streamID string, clockRate uint32) *DownTrack {
 	d := &DownTrack{
-		id:       up.Source().String(),
-		streamID: up.Publisher(),
-		kind:     kind,
-		codec:    up.Codec(),
-		up:       up,
-		fwd:      forward.New(up.Codec().ClockRate),
-		now:      time.Now,
-		guard:    rtxguard.NewTrack(rtxguard.TrackConfig{}),
+		id:        id,
+		streamID:  streamID,
+		kind:      kind.CodecType(),
+		clockRate: clockRate,
+		fwd:       forward.New(clockRate),
+		now:       time.Now,
+		guard:     rtxguard.NewTrack(rtxguard.TrackConfig{}),
 	}
 	d.budget.Store(rtxguard.NewBudget(rtxguard.BudgetConfig{}, d.now()))
 	d.want.Store(int32(d.fwd.Target()))
@@ -139,38 +161,128 @@ func (d *DownTrack) Kind() webrtc.RTPCodecType { return d.kind }
 // as plain Opus to one that did not.
 func (d *DownTrack) Bind(ctx webrtc.TrackLocalContext) (webrtc.RTPCodecParameters, error) {
 	codecs := ctx.CodecParameters()
-	for _, c := range codecs {
-		if !strings.EqualFold(c.MimeType, d.codec.MimeType) {
-			continue
-		}
-		if strings.EqualFold(c.MimeType, webrtc.MimeTypeH264) && !sameH264Mode(c.SDPFmtpLine, d.codec.SDPFmtpLine) {
-			continue
-		}
-		d.bind(ctx, c, d.redModeFor(c))
-		return c, nil
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	var (
+		c    webrtc.RTPCodecParameters
+		mode redMode
+		ok   bool
+	)
+	up := d.up.Load()
+	if up != nil {
+		c, mode, ok = codecFor(codecs, up)
+	} else {
+		c, ok = firstForwardable(codecs, d.kind)
 	}
-	if d.up.isRED {
+	if !ok {
+		want := "a forwardable " + d.kind.String() + " codec"
+		if up != nil {
+			want = up.Codec().MimeType
+		}
+		return webrtc.RTPCodecParameters{}, fmt.Errorf("%w: %s", ErrNoCodec, want)
+	}
+	d.writer = ctx.WriteStream()
+	d.ssrc.Store(uint32(ctx.SSRC()))
+	d.codecs = slices.Clone(codecs)
+	d.setCodec(c, mode)
+	return c, nil
+}
+
+// codecFor picks, among a receiver's codecs, the one up's packets go as,
+// and what to do with RED; ok is false when there is none.
+func codecFor(codecs []webrtc.RTPCodecParameters, up *UpTrack) (c webrtc.RTPCodecParameters, mode redMode, ok bool) {
+	pub := up.Codec()
+	for _, c := range codecs {
+		if !strings.EqualFold(c.MimeType, pub.MimeType) {
+			continue
+		}
+		if strings.EqualFold(c.MimeType, webrtc.MimeTypeH264) && !sameH264Mode(c.SDPFmtpLine, pub.SDPFmtpLine) {
+			continue
+		}
+		return c, redModeFor(up, c), true
+	}
+	if up.isRED {
 		for _, c := range codecs {
 			if strings.EqualFold(c.MimeType, webrtc.MimeTypeOpus) {
-				d.bind(ctx, c, redStrip)
-				return c, nil
+				return c, redStrip, true
 			}
 		}
 	}
-	return webrtc.RTPCodecParameters{}, fmt.Errorf("%w: %s", ErrNoCodec, d.codec.MimeType)
+	return webrtc.RTPCodecParameters{}, redNone, false
 }
 
-func (d *DownTrack) bind(ctx webrtc.TrackLocalContext, c webrtc.RTPCodecParameters, mode redMode) {
-	d.mu.Lock()
-	d.writer = ctx.WriteStream()
-	d.ssrc.Store(uint32(ctx.SSRC()))
+// firstForwardable is the first of a receiver's codecs a track of kind
+// may carry before it has a publisher: Opus, VP8 or H.264.
+func firstForwardable(codecs []webrtc.RTPCodecParameters, kind webrtc.RTPCodecType) (webrtc.RTPCodecParameters, bool) {
+	for _, c := range codecs {
+		m := c.MimeType
+		if kind == webrtc.RTPCodecTypeAudio && strings.EqualFold(m, webrtc.MimeTypeOpus) ||
+			kind == webrtc.RTPCodecTypeVideo && (strings.EqualFold(m, webrtc.MimeTypeVP8) || strings.EqualFold(m, webrtc.MimeTypeH264)) {
+			return c, true
+		}
+	}
+	return webrtc.RTPCodecParameters{}, false
+}
+
+// setCodec sends from now on as c; called with mu held.
+func (d *DownTrack) setCodec(c webrtc.RTPCodecParameters, mode redMode) {
 	d.pt = uint8(c.PayloadType)
 	d.redState = redState{mode: mode}
 	if mode == redRewrite {
 		d.redState.primary, _ = red.PrimaryPT(c.SDPFmtpLine)
 	}
-	d.mu.Unlock()
 }
+
+// Switch makes the track forward up, another publisher's track of the same
+// kind, from now on, on the same SSRC: for a receiver that follows the
+// dominant speaker and cannot renegotiate. The output continues as across a
+// layer switch: from a keyframe of up (asked for at once), with sequence
+// numbers, timestamps and picture ids continuous, and a payload type the
+// receiver negotiated for up's codec. Packets of the previous source still
+// in flight are dropped, and NACKs for what was sent before the switch go
+// unanswered. The caller adds the track to up's sinks and removes it from
+// the previous source's. It fails, changing nothing, for a track of
+// another kind or clock rate, or when the receiver negotiated no codec up
+// can be sent as.
+func (d *DownTrack) Switch(up *UpTrack) error {
+	if up == nil {
+		return errors.New("media: switch to no track")
+	}
+	if up.Kind().CodecType() != d.kind || up.Codec().ClockRate != d.clockRate {
+		return fmt.Errorf("media: cannot switch a %s track at %d Hz to %s at %d Hz",
+			d.kind, d.clockRate, up.Codec().MimeType, up.Codec().ClockRate)
+	}
+	d.mu.Lock()
+	old := d.up.Load()
+	if old == up {
+		d.mu.Unlock()
+		return nil
+	}
+	if d.codecs != nil {
+		c, mode, ok := codecFor(d.codecs, up)
+		if !ok {
+			d.mu.Unlock()
+			return fmt.Errorf("%w: %s", ErrNoCodec, up.Codec().MimeType)
+		}
+		d.setCodec(c, mode)
+	}
+	var shift int64
+	if old != nil {
+		shift = old.epoch.Sub(up.epoch).Nanoseconds()
+	}
+	d.fwd.Resync(shift)
+	d.current.Store(int32(d.fwd.Current()))
+	// What the receiver was sent so far cannot be resent from up's cache.
+	d.guard = rtxguard.NewTrack(rtxguard.TrackConfig{})
+	d.up.Store(up)
+	target := int(d.want.Load())
+	d.mu.Unlock()
+	up.RequestKeyframe(target)
+	return nil
+}
+
+// Source is the publisher's track being forwarded, nil if none.
+func (d *DownTrack) Source() *UpTrack { return d.up.Load() }
 
 func sameH264Mode(a, b string) bool {
 	mode := func(s string) string {
@@ -210,7 +322,9 @@ func (d *DownTrack) Layers() (current, target int, waiting bool) {
 // layer this receiver gets. It does not allocate.
 func (d *DownTrack) WriteRTP(p *Packet) {
 	d.mu.Lock()
-	if d.writer == nil {
+	up := d.up.Load()
+	if d.writer == nil || p.from != nil && p.from != up {
+		// Unbound, or a late packet of a source Switch left.
 		d.mu.Unlock()
 		return
 	}
@@ -239,7 +353,7 @@ func (d *DownTrack) WriteRTP(p *Packet) {
 	}
 	d.mu.Unlock()
 	if wants {
-		d.up.RequestKeyframe(target)
+		up.RequestKeyframe(target)
 	}
 }
 
@@ -330,7 +444,9 @@ func (d *DownTrack) HandleRTCP(pkts []rtcp.Packet) {
 			if layer < 0 {
 				layer = target
 			}
-			d.up.RequestKeyframe(layer)
+			if up := d.up.Load(); up != nil {
+				up.RequestKeyframe(layer)
+			}
 		}
 	}
 }
@@ -339,8 +455,12 @@ func (d *DownTrack) HandleRTCP(pkts []rtcp.Packet) {
 // not too far back, once per round trip, and within the receiver's budget,
 // cheapest check first.
 func (d *DownTrack) answerNACK(p *rtcp.TransportLayerNack) {
+	up := d.up.Load()
+	if up == nil {
+		return
+	}
 	now := d.now()
-	at := now.Sub(d.up.epoch).Nanoseconds() // the clock of Packet.Arrival
+	at := now.Sub(up.epoch).Nanoseconds() // the clock of Packet.Arrival
 	rtt := time.Duration(d.rtt.Load())
 	budget := d.budget.Load()
 	spent := false // the budget refused at this now: it refuses the rest too
@@ -348,7 +468,9 @@ func (d *DownTrack) answerNACK(p *rtcp.TransportLayerNack) {
 	// not held up for a whole NACK.
 	for _, pair := range p.Nacks {
 		d.mu.Lock()
-		if d.writer == nil {
+		if d.writer == nil || d.up.Load() != up {
+			// Unbound, or switched to another source: what was asked for
+			// came from the previous one.
 			d.mu.Unlock()
 			return
 		}
@@ -361,7 +483,7 @@ func (d *DownTrack) answerNACK(p *rtcp.TransportLayerNack) {
 				if spent || !budget.Allow(now) {
 					spent, r = true, rtxguard.OverBudget
 				} else {
-					r = d.retransmit(seq, at, budget)
+					r = d.retransmit(up, seq, at, budget)
 				}
 			}
 			if r != rtxguard.Allowed {
@@ -380,22 +502,22 @@ func (d *DownTrack) answerNACK(p *rtcp.TransportLayerNack) {
 // retransmit resends the packet this receiver got as seq: the forwarder says
 // which publisher packet that was and how it was rewritten, and the
 // publisher's cache still holds it. The budget allowed it; called with mu held.
-func (d *DownTrack) retransmit(seq uint16, at int64, budget *rtxguard.Budget) rtxguard.Reason {
+func (d *DownTrack) retransmit(up *UpTrack, seq uint16, at int64, budget *rtxguard.Budget) rtxguard.Reason {
 	layer, in, m, ok := d.fwd.Locate(seq)
 	if !ok {
 		budget.Cancel()
 		return rtxguard.NotCached
 	}
-	orig, payload, ok := d.up.Cached(layer, in, d.rtxBuf[:])
+	orig, payload, ok := up.Cached(layer, in, d.rtxBuf[:])
 	if ok {
-		payload, ok = d.redRetransmit(payload)
+		payload, ok = d.redRetransmit(up, payload)
 	}
 	if !ok {
 		budget.Cancel()
 		return rtxguard.NotCached
 	}
 	fp := forward.Packet{Layer: layer, Seq: in, Timestamp: orig.Timestamp}
-	vp8 := d.up.isVP8 && codec.ParseVP8(payload, &d.rtxVP8) == nil
+	vp8 := up.isVP8 && codec.ParseVP8(payload, &d.rtxVP8) == nil
 	if vp8 {
 		setVP8(&fp, &d.rtxVP8)
 	}

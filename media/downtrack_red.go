@@ -36,13 +36,13 @@ type redState struct {
 	rtx       red.Payload // scratch for a retransmission's parse
 }
 
-// redModeFor is what to do with the publisher's packets for a receiver that
+// redModeFor is what to do with up's packets for a receiver that
 // negotiated c, the publisher's own codec.
-func (d *DownTrack) redModeFor(c webrtc.RTPCodecParameters) redMode {
-	if !d.up.isRED {
+func redModeFor(up *UpTrack, c webrtc.RTPCodecParameters) redMode {
+	if !up.isRED {
 		return redNone
 	}
-	if pt, ok := red.PrimaryPT(c.SDPFmtpLine); ok && pt != d.up.redPrimary {
+	if pt, ok := red.PrimaryPT(c.SDPFmtpLine); ok && pt != up.redPrimary {
 		return redRewrite
 	}
 	return redNone
@@ -125,10 +125,10 @@ func (d *DownTrack) stripped(p *Packet) {
 // redRetransmit turns a cached packet's payload into what this receiver
 // was sent: the primary for a stripped track, blocks renumbered for a
 // rewritten one. payload is the DownTrack's own copy. Called with mu held.
-func (d *DownTrack) redRetransmit(payload []byte) ([]byte, bool) {
+func (d *DownTrack) redRetransmit(up *UpTrack, payload []byte) ([]byte, bool) {
 	switch d.redState.mode {
 	case redStrip:
-		if red.Parse(payload, d.up.redPT, d.up.redPrimary, &d.redState.rtx) != nil {
+		if red.Parse(payload, up.redPT, up.redPrimary, &d.redState.rtx) != nil {
 			return nil, false
 		}
 		return d.redState.rtx.Primary, true

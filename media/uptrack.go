@@ -54,6 +54,11 @@ type Packet struct {
 	// RED is the parsed payload when the codec is audio RED (RFC 2198)
 	// with a known primary payload type; nil otherwise.
 	RED *red.Payload
+
+	// from is the UpTrack that handed the packet out (nil when made
+	// elsewhere), so that a DownTrack that switched sources drops the
+	// previous one's packets still in flight.
+	from *UpTrack
 }
 
 // Sink receives an UpTrack's packets; a DownTrack is one, a relay link another.
@@ -95,6 +100,9 @@ type UpTrackConfig struct {
 	// Feed, and Layers reports what the publisher's node advertises, since
 	// this node receives only the layers someone here needs.
 	Remote bool
+	// LayerOf maps a simulcast RID to a layer index, -1 for a layer not
+	// forwarded; nil means LayerIndex (q, h, f and their aliases).
+	LayerOf func(rid string) int
 }
 
 // UpTrack is one published track with all its simulcast layers.
@@ -225,8 +233,11 @@ func (u *UpTrack) RemoveSink(s Sink) {
 // each TrackRemote (each simulcast RID) of the track.
 func (u *UpTrack) Run(track *webrtc.TrackRemote) error {
 	layer := LayerIndex(track.RID())
-	if layer < 0 {
-		return errors.New("media: unknown simulcast rid " + track.RID())
+	if u.cfg.LayerOf != nil {
+		layer = u.cfg.LayerOf(track.RID())
+	}
+	if layer < 0 || layer >= MaxLayers {
+		return errors.New("media: simulcast rid " + track.RID() + " is not forwarded")
 	}
 	u.layers[layer].present.Store(true)
 	u.layers[layer].ssrc.Store(uint32(track.SSRC()))
@@ -280,7 +291,7 @@ func (u *UpTrack) handle(layer int, pkt *rtp.Packet, vp8 *codec.VP8, win *dedup.
 	// The layer's own scratch Packet: sinks are interfaces, so a local would
 	// escape to the heap on every packet.
 	p := &l.scratch
-	*p = Packet{Header: &pkt.Header, Payload: pkt.Payload, Layer: layer, Arrival: arrival, RED: redPayload}
+	*p = Packet{Header: &pkt.Header, Payload: pkt.Payload, Layer: layer, Arrival: arrival, RED: redPayload, from: u}
 	switch {
 	case u.cfg.Kind == KindAudio:
 		p.Keyframe = true

@@ -58,6 +58,9 @@ type Participant struct {
 	// first offer arrived); guarded by Node.mu.
 	counted bool
 	trial   upgradeTrial
+	// http is the WHIP or WHEP session of a participant without signaling
+	// (whip.go); nil for a WebSocket client. Set before it joins.
+	http *httpEndpoint
 
 	// rtx bounds the retransmissions sent to this participant over all its
 	// subscriptions; retired keeps the NACK counts of ended subscriptions.
@@ -234,6 +237,9 @@ func (p *Participant) onTrack(track *webrtc.TrackRemote, receiver *webrtc.RTPRec
 			},
 			Observe: p.node.metrics.observeForward,
 		}
+		if p.http != nil {
+			cfg.LayerOf = p.http.layerOf // a WHIP publisher's RIDs may be numbers
+		}
 		if b := p.node.batch; b != nil {
 			cfg.Batch = b
 		}
@@ -350,6 +356,10 @@ func (p *Participant) addSendTrack(track *media.DownTrack) (*webrtc.RTPSender, e
 // unsubscribe stops sending the given tracks; their m-lines become inactive
 // at the next negotiation and may be reused.
 func (p *Participant) unsubscribe(ups []*media.UpTrack) {
+	if p.http != nil {
+		p.http.unsubscribed() // no m-line to give up: a WHEP session follows another track
+		return
+	}
 	changed := false
 	for _, up := range ups {
 		p.mu.Lock()

@@ -264,6 +264,7 @@ func (n *Node) ReloadCertificates() error {
 func (n *Node) routes(withAdmin bool) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /ws", n.serveWS)
+	n.httpMediaRoutes(mux) // WHIP and WHEP
 	if withAdmin {
 		n.adminHandlers(mux)
 	}

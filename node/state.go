@@ -79,6 +79,7 @@ func (c *Conference) snapshot() snapshot.Conference {
 func (p *Participant) snapshot(members []member) snapshot.Participant {
 	ps := snapshot.Participant{
 		ID: p.id, Name: p.name, Region: p.region, Node: p.node.cfg.ID,
+		Kind:        p.endpointKind(),
 		Joined:      p.joined,
 		MicOff:      p.micOff.Load(),
 		CameraOff:   p.cameraOff.Load(),

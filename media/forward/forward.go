@@ -145,6 +145,20 @@ func (f *Forwarder) SetTarget(layer int) {
 	f.target = layer
 }
 
+// Resync prepares for packets from another source, as when a receiver
+// follows the dominant speaker on one track: the next keyframe of the
+// target layer starts a new run that continues the output (sequence
+// numbers, timestamps, picture ids), as after a pause, and Locate forgets
+// the packets sent before, which the new source cannot resend. shift turns
+// the old source's arrival times into the new one's clock (new = old +
+// shift), so that the timestamp gap across the change follows the time
+// that passed.
+func (f *Forwarder) Resync(shift int64) {
+	f.current = -1
+	f.lastArrival += shift
+	f.nhist = 0
+}
+
 // Target returns the layer requested with SetTarget.
 func (f *Forwarder) Target() int { return f.target }
 

@@ -32,6 +32,7 @@ const (
 	opTarget
 	opState
 	opLocate
+	opResync
 )
 
 type step struct {
@@ -54,6 +55,9 @@ type step struct {
 	locateOK    bool
 	locateLayer int
 	locateSeq   uint16
+
+	// opResync
+	shift int64
 }
 
 func fw(p Packet, seq uint16, ts uint32) step {
@@ -75,6 +79,10 @@ func state(current int, wantsKF bool) step {
 func locate(out uint16, layer int, seq uint16) step {
 	return step{op: opLocate, locateOut: out, locateOK: true, locateLayer: layer, locateSeq: seq}
 }
+
+// resync says the next packets come from another source whose arrival
+// clock is shiftMS ahead of the old one's.
+func resync(shiftMS int64) step { return step{op: opResync, shift: shiftMS * ms} }
 
 func noLocate(out uint16) step { return step{op: opLocate, locateOut: out} }
 
@@ -389,6 +397,76 @@ var forwardCases = []forwardCase{
 			fwPic(vp8(k(0, 90, 90000, 1000), 580, 15, 60), 11, 90000, 501, 21),
 		},
 	},
+	{
+		name: "resync: another source continues the output from its keyframe",
+		steps: []step{
+			fw(k(0, 100, 1000, 0), 100, 1000),
+			fw(v(0, 101, 4000, 33), 101, 4000),
+			// The new source's clock reads 1000 ms more for the same instant.
+			resync(1000),
+			state(-1, true),
+			dr(v(0, 5000, 777000, 1040)),
+			// 33 ms after the last packet forwarded: 2970 ticks at 90 kHz.
+			fw(k(0, 5001, 780000, 1066), 102, 6970),
+			fw(v(0, 5002, 783000, 1100), 103, 9970),
+			state(0, false),
+			// What was sent before the resync is not the new source's to resend.
+			noLocate(101),
+			locate(102, 0, 5001),
+			locate(103, 0, 5002),
+			// An old packet of the new source is late, like one from before a switch.
+			dr(v(0, 4999, 774000, 1101)),
+		},
+		stats: &Stats{Forwarded: 4, Dropped: 2, Late: 1, Switches: 2},
+	},
+	{
+		name: "resync: the new source on another layer and with picture ids",
+		steps: []step{
+			tgt(2),
+			fwPic(vp8(k(2, 40000, 900000, 0), 7000, 15, 3), 40000, 900000, 7000, 3),
+			fwPic(vp8(v(2, 40001, 903000, 33), 7001, 15, 3), 40001, 903000, 7001, 3),
+			// The new source's clock is behind: the same instant reads 500 ms less.
+			resync(-500),
+			// Layer 1 is not the target; the target's keyframe switches.
+			dr(k(1, 10, 50, -460)),
+			fwPic(vp8(k(2, 20, 60, -434), 99, 15, 40), 40002, 905970, 7002, 4),
+			fwPic(vp8(v(2, 21, 3060, -400), 100, 15, 40), 40003, 908970, 7003, 4),
+		},
+	},
+	{
+		name: "resync while paused stays paused until the target is set again",
+		steps: []step{
+			fw(k(0, 10, 0, 0), 10, 0),
+			tgt(-1),
+			resync(0),
+			dr(k(0, 900, 5000, 100)),
+			state(-1, false),
+			tgt(0),
+			fw(k(0, 901, 8000, 200), 11, 18000),
+		},
+	},
+	{
+		name: "resync before anything was forwarded starts from the input",
+		steps: []step{
+			resync(12345),
+			dr(v(0, 7, 70, 0)),
+			fw(k(0, 8, 80, 1), 8, 80),
+			locate(8, 0, 8),
+		},
+	},
+	{
+		name:      "resync of audio: sequence numbers and timestamps run on",
+		clockRate: 48000,
+		steps: []step{
+			fw(k(0, 1000, 48000, 0), 1000, 48000),
+			fw(k(0, 1001, 48960, 20), 1001, 48960),
+			resync(0),
+			// 20 ms later: 960 ticks at 48 kHz.
+			fw(k(0, 31000, 7000, 40), 1002, 49920),
+			fw(k(0, 31001, 7960, 60), 1003, 50880),
+			noLocate(1001),
+		},
+	},
 }
 
 func TestForwarder(t *testing.T) {
@@ -412,6 +490,8 @@ func TestForwarder(t *testing.T) {
 						t.Fatalf("%s: Current() = %d, WantsKeyframe() = %v, want %d, %v",
 							where, f.Current(), f.WantsKeyframe(), s.current, s.wantsKF)
 					}
+				case opResync:
+					f.Resync(s.shift)
 				case opLocate:
 					layer, seq, _, ok := f.Locate(s.locateOut)
 					if ok != s.locateOK || ok && (layer != s.locateLayer || seq != s.locateSeq) {

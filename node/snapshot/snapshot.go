@@ -129,6 +129,7 @@ type Participant struct {
 	Region      string    `json:"region"`
 	Node        string    `json:"node"`
 	Remote      bool      `json:"remote"` // hosted by another node
+	Kind        string    `json:"kind"`   // how it joined: "" signaling WebSocket, "whip", "whep"
 	Joined      time.Time `json:"joined"`
 	State       string    `json:"state"` // ICE/peer connection state
 	RTTMs       float64   `json:"rtt_ms"`
