@@ -40,6 +40,10 @@ type Stream struct {
 	AudioPT    uint8
 	// AudioRED counts audio packets that were valid RED payloads.
 	AudioRED uint64
+	// AudioREDRecovered counts audio packets lost on the way but rebuilt
+	// from a later RED payload's redundancy; AudioPackets includes them
+	// and AudioLost does not.
+	AudioREDRecovered uint64
 
 	Duplicates  uint64 // packets received twice
 	Repaired    uint64 // packets that came as RTX retransmissions
@@ -99,6 +103,21 @@ func (s *seqTracker) push(sn uint16) bool {
 	return true
 }
 
+// recover records sn, rebuilt from a later packet's redundancy (RED), as
+// received if it was missing; it reports whether it was.
+func (s *seqTracker) recover(sn uint16) bool {
+	if !s.started {
+		return false
+	}
+	ext := s.extend(sn)
+	if ext > s.highest || s.highest-ext >= seqWindow || ext < s.first || s.isMarked(ext) {
+		return false
+	}
+	s.mark(ext)
+	s.received++
+	return true
+}
+
 // extend unwraps sn to the extended sequence number closest to highest.
 func (s *seqTracker) extend(sn uint16) uint64 {
 	cycle := s.highest &^ 0xffff
@@ -141,6 +160,9 @@ type trackState struct {
 	codec     string // mime type
 	pt        uint8  // of the latest packet
 	red       uint64 // valid RED payloads
+	// redRecovered counts lost packets rebuilt from a later RED payload's
+	// redundancy (counted received, not lost).
+	redRecovered uint64
 }
 
 // publisherState gathers the tracks of one publisher; guarded by Client.mu.
@@ -177,7 +199,11 @@ func (c *Client) onTrack(track *webrtc.TrackRemote, recv *webrtc.RTPReceiver) {
 	c.log.Debug("remote track", "publisher", publisher, "kind", track.Kind().String(),
 		"ssrc", track.SSRC(), "codec", track.Codec().MimeType)
 
-	c.goRun(func() { c.readTrack(track, ts, ps) })
+	// The node may switch a track between payload types it negotiated
+	// (Opus and RED, when it adds redundancy): each packet is read as its
+	// payload type says.
+	codecs := recv.GetParameters().Codecs
+	c.goRun(func() { c.readTrack(track, codecs, ts, ps) })
 	c.goRun(func() {
 		// Reading RTCP lets the interceptors see the node's sender reports.
 		for {
@@ -188,16 +214,22 @@ func (c *Client) onTrack(track *webrtc.TrackRemote, recv *webrtc.RTPReceiver) {
 	})
 }
 
-func (c *Client) readTrack(track *webrtc.TrackRemote, ts *trackState, ps *publisherState) {
+func (c *Client) readTrack(track *webrtc.TrackRemote, codecs []webrtc.RTPCodecParameters, ts *trackState, ps *publisherState) {
 	buf := make([]byte, 1500)
 	var pkt rtp.Packet
 	var vp8 codec.VP8
 	isVideo := ts.kind == webrtc.RTPCodecTypeVideo
 	var redPayload red.Payload
-	redPT, redPrimary := uint8(track.Codec().PayloadType), uint8(0)
-	isRED := false
-	if strings.EqualFold(ts.codec, red.MimeType) {
-		redPrimary, isRED = red.PrimaryPT(track.Codec().SDPFmtpLine)
+	mimeOf := map[uint8]string{uint8(track.Codec().PayloadType): track.Codec().MimeType}
+	var redPT, redPrimary uint8
+	hasRED := false
+	for _, cp := range append(codecs, track.Codec()) {
+		mimeOf[uint8(cp.PayloadType)] = cp.MimeType
+		if strings.EqualFold(cp.MimeType, red.MimeType) {
+			if primary, ok := red.PrimaryPT(cp.SDPFmtpLine); ok {
+				redPT, redPrimary, hasRED = uint8(cp.PayloadType), primary, true
+			}
+		}
 	}
 	for {
 		n, attr, err := track.Read(buf)
@@ -219,7 +251,7 @@ func (c *Client) readTrack(track *webrtc.TrackRemote, ts *trackState, ps *publis
 		if isVideo && len(pkt.Payload) > 0 {
 			parsed = codec.ParseVP8(pkt.Payload, &vp8) == nil
 		}
-		validRED := isRED && red.Parse(pkt.Payload, redPT, redPrimary, &redPayload) == nil
+		validRED := hasRED && pkt.PayloadType == redPT && red.Parse(pkt.Payload, redPT, redPrimary, &redPayload) == nil
 		c.mu.Lock()
 		if pkt.SSRC != ts.ssrc {
 			ts.ssrc = pkt.SSRC
@@ -253,8 +285,19 @@ func (c *Client) readTrack(track *webrtc.TrackRemote, ts *trackState, ps *publis
 		} else {
 			ps.lastAudio = now
 			ts.pt = pkt.PayloadType
+			if m, ok := mimeOf[pkt.PayloadType]; ok {
+				ts.codec = m
+			}
 			if validRED {
 				ts.red++
+				// The blocks are the encodings sent just before, oldest
+				// first: a lost one is heard all the same.
+				blocks := redPayload.Redundant()
+				for i := range blocks {
+					if ts.seq.recover(pkt.SequenceNumber - uint16(len(blocks)-i)) {
+						ts.redRecovered++
+					}
+				}
 			}
 		}
 		c.mu.Unlock()
@@ -303,6 +346,7 @@ func (c *Client) Received() map[string]Stream {
 				s.AudioLost += ts.seq.lost()
 				s.AudioCodec, s.AudioPT = ts.codec, ts.pt
 				s.AudioRED += ts.red
+				s.AudioREDRecovered += ts.redRecovered
 			}
 		}
 		out[id] = s

@@ -230,3 +230,26 @@ func FuzzLoopbackCandidate(f *testing.F) {
 		_ = loopbackCandidate(s)
 	})
 }
+
+// TestSeqRecover: a packet rebuilt from RED counts as received once, only
+// if it was missing and not newer than what arrived.
+func TestSeqRecover(t *testing.T) {
+	var s seqTracker
+	for _, sn := range []uint16{65534, 65535, 1} {
+		s.push(sn)
+	}
+	if s.lost() != 1 {
+		t.Fatalf("lost %d, want 1 (seq 0)", s.lost())
+	}
+	if !s.recover(0) || s.lost() != 0 {
+		t.Fatalf("recovering seq 0: lost %d", s.lost())
+	}
+	for _, sn := range []uint16{0, 1, 2, 65533} {
+		if s.recover(sn) {
+			t.Errorf("recover(%d) counted: a duplicate, a future or a pre-start packet", sn)
+		}
+	}
+	if s.push(0) {
+		t.Error("the late original of a recovered packet counted again")
+	}
+}

@@ -48,6 +48,9 @@ type DownTrack struct {
 	now     func() time.Time // the clock; tests replace it
 	// noRecovery turns off rebuilding lost audio from RED redundancy.
 	noRecovery atomic.Bool
+	// protect asks for the node's own RED (downtrack_protect.go);
+	// canProtect says whether it can be given.
+	protect, canProtect atomic.Bool
 
 	mu      sync.Mutex // guards everything below; WriteRTP runs on each layer's goroutine
 	fwd     *forward.Forwarder
@@ -61,6 +64,7 @@ type DownTrack struct {
 	guard   *rtxguard.Track
 
 	redState // audio RED: forwarded, rewritten or stripped (downtrack_red.go)
+	protectState
 
 	// Forwarded packets and bytes not yet added to the budget: its atomics
 	// are shared by all the receiver's tracks, so they are added in batches.
@@ -231,6 +235,8 @@ func (d *DownTrack) setCodec(c webrtc.RTPCodecParameters, mode redMode) {
 	if mode == redRewrite {
 		d.redState.primary, _ = red.PrimaryPT(c.SDPFmtpLine)
 	}
+	d.setProtection(c, mode)
+	d.canProtect.Store(d.protectState.wrapPT != 0)
 }
 
 // Switch makes the track forward up, another publisher's track of the same
@@ -394,6 +400,16 @@ func (d *DownTrack) send(p *Packet, out forward.Out) {
 		n := copy(d.payload[:], payload)
 		payload = d.payload[:n]
 		red.SetPT(payload, d.redState.primary)
+	case d.protectState.wrapPT != 0:
+		var pt uint8
+		if payload, pt = d.protected(out.Timestamp, payload); pt != d.pt {
+			// The one packet goes with RED's payload type.
+			opus := d.pt
+			d.pt = pt
+			d.emit(p.Header.Marker, out, payload, p.Arrival)
+			d.pt = opus
+			return
+		}
 	}
 	d.emit(p.Header.Marker, out, payload, p.Arrival)
 }

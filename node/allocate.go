@@ -57,6 +57,7 @@ func (p *Participant) allocate() {
 		s.down.SetRTT(time.Duration(rttMs * float64(time.Millisecond)))
 	}
 	budget := p.trial.budget(p.estimate(), lossDown, time.Now())
+	protect := p.node.cfg.RED == REDProtectSpeakers && p.protectAgainst(lossDown)
 	var subs []*subscription
 	var reqs []layer.Request
 	for _, s := range p.downs {
@@ -73,7 +74,14 @@ func (p *Participant) allocate() {
 		}
 		if src == media.SourceMic {
 			s.down.SetTarget(0)
+			// The dominant speaker's voice to a lossy receiver carries
+			// the node's own redundancy, and costs about twice as much.
+			on := protect && s.up.Publisher() == dominant && s.down.CanProtect()
+			s.down.SetProtect(on)
 			budget -= 40_000
+			if on {
+				budget -= 40_000
+			}
 			continue
 		}
 		key := s.up.Publisher()
@@ -204,4 +212,29 @@ func (t *upgradeTrial) budget(est int64, lossPct float64, now time.Time) int64 {
 		return 2 * est
 	}
 	return est
+}
+
+// Loss towards a receiver, in percent, at which the node starts adding its
+// own RED to the dominant speaker's audio (media.red = protect-speakers),
+// and below which it stops: apart, so that loss hovering near one
+// threshold does not switch it on and off every half second.
+const (
+	protectOnLossPct  = 2
+	protectOffLossPct = 1
+)
+
+// protectAgainst reports whether the receiver's downstream loss calls for
+// the node's own redundancy; called with mu held.
+// Receiver reports cover a second or so, a few dozen audio packets: the
+// loss is smoothed (over about 5 s at two allocations a second) so that a
+// report that happened to see no loss does not turn protection off.
+func (p *Participant) protectAgainst(lossDownPct float64) bool {
+	p.protectLoss += 0.1 * (lossDownPct - p.protectLoss)
+	switch {
+	case p.protectLoss >= protectOnLossPct:
+		p.protecting = true
+	case p.protectLoss < protectOffLossPct:
+		p.protecting = false
+	}
+	return p.protecting
 }

@@ -216,15 +216,19 @@ func DefaultConfig() Config {
 const (
 	REDForward = "forward"
 	REDOff     = "off"
+	// REDProtectSpeakers forwards as REDForward does and, towards a
+	// receiver that negotiated RED and loses 2% or more of what it is
+	// sent, adds the node's own RED to the dominant speaker's plain Opus.
+	REDProtectSpeakers = "protect-speakers"
 )
 
 func (c *Config) validate() ([]netip.Prefix, error) {
 	switch c.RED {
 	case "":
 		c.RED = REDForward
-	case REDForward, REDOff:
+	case REDForward, REDOff, REDProtectSpeakers:
 	default:
-		return nil, fmt.Errorf("config: media.red %q: want %q or %q", c.RED, REDForward, REDOff)
+		return nil, fmt.Errorf("config: media.red %q: want %q, %q or %q", c.RED, REDForward, REDProtectSpeakers, REDOff)
 	}
 	if c.Region == "" {
 		return nil, fmt.Errorf("config: region is empty")

@@ -58,6 +58,10 @@ type Participant struct {
 	// first offer arrived); guarded by Node.mu.
 	counted bool
 	trial   upgradeTrial
+	// protecting: the node adds its own RED towards this receiver (see
+	// protectAgainst); guarded by mu.
+	protecting  bool
+	protectLoss float64 // smoothed downstream loss, percent
 	// http is the WHIP or WHEP session of a participant without signaling
 	// (whip.go); nil for a WebSocket client. Set before it joins.
 	http *httpEndpoint

@@ -10,6 +10,7 @@ import (
 	"github.com/switchyard/switchyard/media/red"
 	"github.com/switchyard/switchyard/node"
 	"github.com/switchyard/switchyard/node/nodetest"
+	"github.com/switchyard/switchyard/node/snapshot"
 )
 
 // Audio redundancy (RFC 2198) as Chromium uses it: it offers red/48000/2
@@ -174,7 +175,7 @@ func TestREDOnLossyRelay(t *testing.T) {
 	receivesAudio(t, bob, opus, 50)
 	receivesAudio(t, bob, redp, 50)
 	base := bob.Received()
-	const packets = 1000 // 20 s of audio each
+	const packets = 600 // 12 s of audio each (receivesAudio waits 20 s at most)
 	residual := func(pub *client.Client) float64 {
 		s := receivesAudio(t, bob, pub, base[pub.ID()].AudioPackets+base[pub.ID()].AudioLost+packets)
 		lost := s.AudioLost - base[pub.ID()].AudioLost
@@ -187,5 +188,65 @@ func TestREDOnLossyRelay(t *testing.T) {
 		100*loss, 100*plain, 100*withRED, relay.NACKsAnswer)
 	if plain > loss/3 || withRED > loss/3 {
 		t.Errorf("residual loss %.2f%% (Opus) / %.2f%% (RED) behind a %.0f%% relay: repair is not working", 100*plain, 100*withRED, 100*loss)
+	}
+}
+
+// TestREDProtectSpeakers: with media.red = protect-speakers, a receiver
+// that negotiated RED and loses 5% of what it is sent gets the dominant
+// speaker's plain Opus as RED built by the node, and hears more of it: its
+// residual loss is measured on a node with the policy and on one without,
+// over the same emulated link.
+func TestREDProtectSpeakers(t *testing.T) {
+	const loss, packets = 0.05, 750 // 15 s of audio
+	run := func(policy string) (residual float64, rebuilt uint64) {
+		n := nodetest.Start(t, func(c *node.Config) { c.RED = policy })
+		link, err := linkemu.NewNet(linkemu.NetConfig{Seed: 5, Down: linkemu.Params{Loss: loss}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		alice := join(t, n, "protect", "alice", func(o *client.Options) { o.PublishAudio = true })
+		bob := join(t, n, "protect", "bob", func(o *client.Options) { o.RED = true; o.Net = link })
+		carol := join(t, n, "protect", "carol", func(o *client.Options) { o.RED = true })
+		receivesAudio(t, bob, alice, 50)
+		receivesAudio(t, carol, alice, 50)
+		audioSub := func(who *client.Client) (snapshot.Subscription, float64) {
+			p, _ := findParticipant(n, "protect", who.ID())
+			if p == nil {
+				return snapshot.Subscription{}, 0
+			}
+			for _, s := range p.Subs {
+				if s.Publisher == alice.ID() && s.Kind == "audio" {
+					return s, p.LossDownPct
+				}
+			}
+			return snapshot.Subscription{}, p.LossDownPct
+		}
+		if policy == node.REDProtectSpeakers {
+			waitFor(t, 15*time.Second, "the node to protect alice's voice towards bob", func() (bool, string) {
+				s, l := audioSub(bob)
+				return s.REDAdded, fmt.Sprintf("%+v, bob's loss %.1f%%", s, l)
+			})
+		}
+		base := bob.Received()[alice.ID()]
+		s := receivesAudio(t, bob, alice, base.AudioPackets+base.AudioLost+packets)
+		lost := s.AudioLost - base.AudioLost
+		expected := s.AudioPackets - base.AudioPackets + lost
+		if sub, _ := audioSub(carol); sub.REDAdded {
+			t.Errorf("%s: alice's voice is protected towards carol, who loses nothing: %+v", policy, sub)
+		}
+		if sub, _ := audioSub(bob); sub.REDAdded != (policy == node.REDProtectSpeakers) || (s.AudioRED > 0) != sub.REDAdded {
+			t.Errorf("%s: bob's subscription %+v, %s", policy, sub, audioString(s))
+		}
+		return float64(lost) / float64(expected), s.AudioREDRecovered - base.AudioREDRecovered
+	}
+	on, rebuilt := run(node.REDProtectSpeakers)
+	off, _ := run(node.REDForward)
+	t.Logf("bob (5%% downlink loss) missed %.2f%% of alice's audio with the node's RED (%d packets rebuilt from it), %.2f%% without",
+		100*on, rebuilt, 100*off)
+	if off < loss/3 {
+		t.Fatalf("without protection bob missed only %.2f%%: too little loss to compare", 100*off)
+	}
+	if on > off/3 {
+		t.Errorf("with protection bob missed %.2f%%, without %.2f%%: want well under a third", 100*on, 100*off)
 	}
 }

@@ -181,6 +181,9 @@ type Subscription struct {
 	Reason        string `json:"reason"`
 	MaxHeight     int    `json:"max_height"` // receiver's constraint, 0 when none
 	Bitrate       int64  `json:"bitrate"`
+	// REDAdded: the node adds its own redundancy to this audio
+	// (media.red = protect-speakers).
+	REDAdded bool `json:"red_added,omitempty"`
 }
 
 // E2E is the end-to-end round trip between two participants.
