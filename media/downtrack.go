@@ -48,6 +48,8 @@ type DownTrack struct {
 	now     func() time.Time // the clock; tests replace it
 	// noRecovery turns off rebuilding lost audio from RED redundancy.
 	noRecovery atomic.Bool
+	// mime is the codec the receiver is sent, for the API.
+	mime atomic.Pointer[string]
 	// protect asks for the node's own RED (downtrack_protect.go);
 	// canProtect says whether it can be given.
 	protect, canProtect atomic.Bool
@@ -160,6 +162,19 @@ func (d *DownTrack) StreamID() string { return d.streamID }
 // Kind is audio or video.
 func (d *DownTrack) Kind() webrtc.RTPCodecType { return d.kind }
 
+// Codec is the MIME type of what the receiver is sent ("" before Bind):
+// audio/red where the publisher's RED goes as it is or the node adds its
+// own, audio/opus where RED is stripped.
+func (d *DownTrack) Codec() string {
+	if d.Protecting() {
+		return red.MimeType
+	}
+	if m := d.mime.Load(); m != nil {
+		return *m
+	}
+	return ""
+}
+
 // Bind is called by pion when the receiver's PeerConnection has negotiated the track.
 // A publisher's RED goes as it is to a receiver that negotiated RED, and
 // as plain Opus to one that did not.
@@ -231,6 +246,8 @@ func firstForwardable(codecs []webrtc.RTPCodecParameters, kind webrtc.RTPCodecTy
 // setCodec sends from now on as c; called with mu held.
 func (d *DownTrack) setCodec(c webrtc.RTPCodecParameters, mode redMode) {
 	d.pt = uint8(c.PayloadType)
+	mime := c.MimeType
+	d.mime.Store(&mime)
 	d.redState = redState{mode: mode}
 	if mode == redRewrite {
 		d.redState.primary, _ = red.PrimaryPT(c.SDPFmtpLine)

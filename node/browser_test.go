@@ -53,6 +53,16 @@ func TestBrowserCascade(t *testing.T) {
 			t.Errorf("%s: %d local of %d participants, want one of two on each node", region, local, len(conf.Participants))
 		}
 	}
+	// Firefox on eu gets Chromium's RED, relayed as it is, stripped to Opus.
+	snap := nodes["eu"].Snapshot()
+	conf, _ := snap.Find("TestBrowserCascade")
+	for _, p := range conf.Participants {
+		for _, s := range p.Subs {
+			if !p.Remote && s.Kind == "audio" && s.Codec != "audio/opus" {
+				t.Errorf("Firefox on eu is sent %s's audio as %q, want audio/opus", s.PublisherName, s.Codec)
+			}
+		}
+	}
 }
 
 func skipShort(t *testing.T) {
@@ -133,6 +143,40 @@ func runBrowserPair(t *testing.T, launchA, launchB launcher, nodes [2]*node.Node
 		}
 		return nil
 	}, watch...)
+
+	// Chromium sends RED and gets a Chromium sender's RED end to end (its
+	// audio energy rises above); Firefox neither sends nor gets it: the
+	// node strips RED for it. Read from the node's API, which says what
+	// each receiver is sent.
+	waitFor(t, 10*time.Second, "each receiver to be sent audio as RED or Opus as it negotiated", func() (bool, string) {
+		ps := pairs(rep.Latest(), tags)
+		for i, p := range ps {
+			sender := ps[1-i].self.Browser
+			want := "audio/opus"
+			if p.self.Browser == "chromium" && sender == "chromium" {
+				want = "audio/red"
+			}
+			got, subs, found := "", "", false
+			for _, n := range nodes {
+				if q, _ := findParticipant(n, room, p.self.ID); q != nil && !q.Remote {
+					found = true
+					for _, s := range q.Subs {
+						subs += fmt.Sprintf(" %s/%s:%s", s.Publisher, s.Kind, s.Codec)
+						if s.Publisher == p.peerID && s.Kind == "audio" {
+							got = s.Codec
+						}
+					}
+				}
+			}
+			if !found {
+				continue // redirected to a node the test did not name (TestBrowserCascade checks it)
+			}
+			if !strings.EqualFold(got, want) {
+				return false, fmt.Sprintf("%s (%s) is sent %s's audio as %q, want %s (subscriptions:%s)", p.tag, p.self.Browser, sender, got, want, subs)
+			}
+		}
+		return true, ""
+	})
 
 	for _, p := range pairs(rep.Latest(), tags) {
 		v, au := p.remote.Video, p.remote.Audio

@@ -116,7 +116,7 @@ func (p *Participant) snapshot(members []member) snapshot.Participant {
 		sub := snapshot.Subscription{
 			Publisher: s.up.Publisher(), PublisherName: names[s.up.Publisher()],
 			Kind: s.up.Kind().String(), Source: s.up.Source().String(), Bitrate: s.down.Bitrate(),
-			REDAdded: s.down.Protecting(),
+			REDAdded: s.down.Protecting(), Codec: s.down.Codec(),
 		}
 		cur, target, waiting := s.down.Layers()
 		key := sub.Publisher

@@ -184,6 +184,9 @@ type Subscription struct {
 	// REDAdded: the node adds its own redundancy to this audio
 	// (media.red = protect-speakers).
 	REDAdded bool `json:"red_added,omitempty"`
+	// Codec is what the receiver is sent: audio/red, audio/opus (RED
+	// stripped for it), video/VP8, video/H264.
+	Codec string `json:"codec"`
 }
 
 // E2E is the end-to-end round trip between two participants.
