@@ -24,6 +24,7 @@ import (
 	"github.com/switchyard/switchyard/demo"
 	"github.com/switchyard/switchyard/loadgen"
 	"github.com/switchyard/switchyard/node"
+	"github.com/switchyard/switchyard/soak"
 )
 
 // commands are the subcommands; without one, switchyard runs a node.
@@ -31,6 +32,7 @@ var commands = map[string]func(ctx context.Context, args []string, stdout, stder
 	"demo":         demo.Main,
 	"load":         loadgen.Main,
 	"bench":        bench.Main,
+	"soak":         soak.Main,
 	"recording":    recordingMain,
 	"token":        tokenMain,
 	"config":       configMain,
@@ -46,7 +48,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
 		cmd, ok := commands[args[0]]
 		if !ok {
-			fmt.Fprintf(stderr, "switchyard: unknown command %q (commands: demo, load, bench, recording, token, config; run without one to start a node)\n", args[0])
+			fmt.Fprintf(stderr, "switchyard: unknown command %q (commands: demo, load, bench, soak, recording, token, config; run without one to start a node)\n", args[0])
 			return 2
 		}
 		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
