@@ -43,3 +43,11 @@ func (n *Node) BadRED() (bad uint64) {
 	}
 	return bad
 }
+
+// MediaTCPAddr is the address of the ICE-TCP port ("" when off).
+func (n *Node) MediaTCPAddr() string {
+	if n.tcpLn == nil {
+		return ""
+	}
+	return n.tcpLn.Addr().String()
+}

@@ -3,6 +3,7 @@ package node_test
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/gorilla/websocket"
 	"github.com/pion/ice/v4"
+	"github.com/pion/stun/v4"
 	"github.com/pion/webrtc/v4"
 
 	"github.com/switchyard/switchyard/node"
@@ -455,5 +457,58 @@ func TestJoinLeaveRace(t *testing.T) {
 	close(errs)
 	for err := range errs {
 		t.Error(err)
+	}
+}
+
+// TestICETCPIdleConnectionsDropped: connections to the ICE-TCP port that
+// send nothing, or a STUN binding no participant claims, are closed within
+// seconds (pion's default holds each for 30 s, a goroutine and buffers
+// apiece, for anyone who connects).
+func TestICETCPIdleConnectionsDropped(t *testing.T) {
+	n := nodetest.Start(t, nil)
+	addr := n.MediaTCPAddr()
+	if addr == "" {
+		t.Fatal("the node has no ICE-TCP port")
+	}
+	// An ICE-TCP framed (RFC 4571) STUN binding request with a username
+	// nobody has.
+	msg, err := stun.Build(stun.BindingRequest, stun.TransactionID, stun.NewUsername("nobody:none"), stun.Fingerprint)
+	if err != nil {
+		t.Fatal(err)
+	}
+	framed := append([]byte{byte(len(msg.Raw) >> 8), byte(len(msg.Raw))}, msg.Raw...)
+	for _, tc := range []struct {
+		name  string
+		send  []byte
+		limit time.Duration
+	}{
+		{"silent", nil, 8 * time.Second},
+		{"unclaimed STUN binding", framed, 14 * time.Second},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := net.Dial("tcp", addr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			if tc.send != nil {
+				if _, err := c.Write(tc.send); err != nil {
+					t.Fatal(err)
+				}
+			}
+			start := time.Now()
+			_ = c.SetReadDeadline(start.Add(tc.limit))
+			buf := make([]byte, 512)
+			for {
+				if _, err := c.Read(buf); err != nil {
+					var ne net.Error
+					if errors.As(err, &ne) && ne.Timeout() {
+						t.Fatalf("the node still holds the connection after %v", tc.limit)
+					}
+					t.Logf("closed by the node after %v (%v)", time.Since(start).Round(100*time.Millisecond), err)
+					return
+				}
+			}
+		})
 	}
 }

@@ -15,6 +15,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/pion/ice/v4"
 	"github.com/pion/webrtc/v4"
 
 	"github.com/switchyard/switchyard/certs"
@@ -156,10 +157,28 @@ func (n *Node) openMedia() error {
 		return fmt.Errorf("node: media tcp port %s (media.tcp_port; -1 turns ICE over TCP off): %w", tcpAddr, err)
 	}
 	n.tcpLn = ln
-	n.tcpMux = webrtc.NewICETCPMux(pionlog.Factory{Logger: n.log}.NewLogger("tcpmux"), ln, 64)
+	// A connection that sends no STUN binding, or one with a username no
+	// participant has, is dropped within seconds, not pion's default 30 s:
+	// anyone can open them, and each holds a goroutine and buffers.
+	n.tcpMux = ice.NewTCPMuxDefault(ice.TCPMuxParams{
+		Listener:                     ln,
+		Logger:                       pionlog.Factory{Logger: n.log}.NewLogger("tcpmux"),
+		ReadBufferSize:               64,
+		FirstStunBindTimeout:         tcpFirstSTUNTimeout,
+		AliveDurationForConnFromStun: tcpUnclaimedTimeout,
+	})
 	n.closers = append(n.closers, n.tcpMux)
 	return nil
 }
+
+// How long an ICE-TCP connection may wait for its first STUN binding, and
+// one opened with a username no participant has for a participant to
+// claim it (a client's offer may reach the node just after its first
+// check).
+const (
+	tcpFirstSTUNTimeout = 5 * time.Second
+	tcpUnclaimedTimeout = 10 * time.Second
+)
 
 // startTURN starts the embedded TURN server when it is configured. Its
 // relays may reach only this node's own media port.

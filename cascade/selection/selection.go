@@ -37,8 +37,8 @@ const (
 )
 
 // Choose picks a node for a participant from region joining conference.
-// Rules, in order: a node in the participant's region whose stress is under
-// overload (one already hosting the conference first, then the least
+// Rules, in order: a node in the participant's region whose stress is not
+// above overload (one already hosting the conference first, then the least
 // stressed); else a node already hosting the conference and not overloaded
 // (least stressed); else the least stressed node of all. Draining and
 // unreachable nodes are never chosen. ok is false when no node is left.
@@ -74,7 +74,7 @@ func Choose(nodes []Node, region string, overload float64) (chosen Node, why Rea
 	})
 	var inRegion []Node
 	for _, n := range live {
-		if region != "" && n.Region == region && n.Stress < overload {
+		if region != "" && n.Region == region && n.Stress <= overload {
 			inRegion = append(inRegion, n)
 		}
 	}
@@ -87,7 +87,7 @@ func Choose(nodes []Node, region string, overload float64) (chosen Node, why Rea
 		return inRegion[0], InRegion, true
 	}
 	for _, n := range live {
-		if n.Hosts && n.Stress < overload {
+		if n.Hosts && n.Stress <= overload {
 			return n, InConference, true
 		}
 	}

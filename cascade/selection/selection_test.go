@@ -23,6 +23,7 @@ func TestChoose(t *testing.T) {
 	}{
 		{"own region", []Node{us, eu, ap}, "eu-west", "eu", InRegion, true},
 		{"own region even if others idler", []Node{us, eu, ap}, "us-east", "us", InRegion, true},
+		{"at the overload limit, not above: still chosen", []Node{with(usBusy, func(n *Node) { n.Stress = 0.8 }), eu, ap}, "us-east", "us2", InRegion, true},
 		{"overloaded region falls to conference", []Node{usBusy, with(eu, hosts), ap}, "us-east", "eu", InConference, true},
 		{"overloaded region, no conference: least loaded", []Node{usBusy, eu, ap}, "us-east", "ap", LeastLoaded, true},
 		{"unknown region: conference node", []Node{us, with(eu, hosts), ap}, "sa-east", "eu", InConference, true},
