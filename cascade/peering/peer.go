@@ -40,7 +40,7 @@ type peer struct {
 type peerConf struct {
 	heard     time.Time
 	recording bool // the peer records the conference
-	wants map[wantKey]media.LayerSet
+	wants     map[wantKey]media.LayerSet
 }
 
 type wantKey struct {
