@@ -10,6 +10,7 @@ import (
 	"github.com/pion/webrtc/v4"
 
 	"github.com/switchyard/switchyard/media/codec"
+	"github.com/switchyard/switchyard/media/freeze"
 	"github.com/switchyard/switchyard/media/red"
 )
 
@@ -29,6 +30,12 @@ type Stream struct {
 	KeyframeHeights map[int]uint64
 	LastKeyframe    time.Time
 	LastVideo       time.Time
+	// Camera video frames received, freezes among them and their total
+	// length, as browsers count freezeCount and totalFreezesDuration (a
+	// gap between frames over three average intervals and 150 ms).
+	Frames     uint64
+	Freezes    uint64
+	FreezeTime time.Duration
 
 	AudioPackets uint64
 	AudioBytes   uint64
@@ -174,6 +181,7 @@ type publisherState struct {
 	keyframeHeights map[int]uint64
 	lastKeyframe    time.Time
 	lastVideo       time.Time
+	freeze          freeze.Detector // camera frames, by arrival
 	lastAudio       time.Time
 	ssrcChanges     int
 }
@@ -272,6 +280,9 @@ func (c *Client) readTrack(track *webrtc.TrackRemote, codecs []webrtc.RTPCodecPa
 			}
 		} else if isVideo {
 			ps.lastVideo = now
+			if pkt.Marker {
+				ps.freeze.Frame(now.UnixNano())
+			}
 			switch {
 			case len(pkt.Payload) == 0: // padding: a bandwidth probe
 			case !parsed:
@@ -323,6 +334,8 @@ func (c *Client) Received() map[string]Stream {
 			ScreenHeight:    ps.screenH,
 			Tracks:          len(ps.tracks),
 		}
+		fz := ps.freeze.Stats()
+		s.Frames, s.Freezes, s.FreezeTime = fz.Frames, fz.Freezes, time.Duration(fz.FreezeNanos)
 		for h, n := range ps.keyframeHeights {
 			s.KeyframeHeights[h] = n
 		}

@@ -28,10 +28,10 @@ func fixtureAt(step int) snapshot.Snapshot {
 		NACKsIn: 412, Retransmits: 380, RetransmitsRefused: 32,
 		Speaking: true, AudioLevel: 0.62, Audio: true, Layers: layers(150_000, 480_000, 1_200_000),
 		Subs: []snapshot.Subscription{
-			{Publisher: "p-bob", PublisherName: "bob", Kind: "video", Forwarded: "h", Target: "f", Reason: snapshot.ReasonBandwidth, MaxHeight: 720, Bitrate: 470_000},
+			{Publisher: "p-bob", PublisherName: "bob", Kind: "video", Forwarded: "h", Target: "f", Reason: snapshot.ReasonBandwidth, MaxHeight: 720, Bitrate: 470_000, FPS: 24, LayerFPS: 30, Freezes: 2, FreezeMs: 1450},
 			{Publisher: "p-bob", PublisherName: "bob", Kind: "audio", Reason: snapshot.ReasonAudio, Bitrate: 32_000, Forwarded: "", Target: ""},
 			{Publisher: "p-carol", PublisherName: "carol", Kind: "video", Forwarded: "", Target: "q", Reason: snapshot.ReasonKeyframe, MaxHeight: 360},
-			{Publisher: "p-dave", PublisherName: "dave", Kind: "video", Forwarded: "q", Target: "q", Reason: snapshot.ReasonConstraint, MaxHeight: 180, Bitrate: 140_000},
+			{Publisher: "p-dave", PublisherName: "dave", Kind: "video", Forwarded: "q", Target: "q", Reason: snapshot.ReasonConstraint, MaxHeight: 180, Bitrate: 140_000, FPS: 15, LayerFPS: 15},
 		},
 		E2E: []snapshot.E2E{
 			{Peer: "p-bob", PeerName: "bob", MeasuredMs: 131, ComputedMs: 137, ClientMs: 42, PeerMs: 95, Path: "n1"},

@@ -22,7 +22,7 @@ func TestGoldenViews(t *testing.T) {
 		{name: "conference_standup", keys: []string{"down", "enter"}, contains: []string{"alice", "us-east", "95ms", "6.2%"}},
 		{name: "conference_sort_rtt", keys: []string{"down", "enter", "s", "s", "s"}, contains: []string{"RTT▼"}},
 		{name: "conference_filter", keys: []string{"down", "enter", "/", "o", "b", "enter"}, contains: []string{"filter: ob (1 shown)", "bob"}},
-		{name: "participant", keys: []string{"down", "enter", "enter"}, contains: []string{"Participant alice", "bandwidth estimate", "waiting for keyframe", "131ms"}},
+		{name: "participant", keys: []string{"down", "enter", "enter"}, contains: []string{"Participant alice", "bandwidth estimate", "waiting for keyframe", "131ms", "2 1.4s"}},
 		{name: "participant_scrolled", keys: []string{"down", "enter", "enter", "G"}, contains: []string{"312ms", "loss ↓", "max 2.0%"}},
 		{name: "cascade_empty", keys: []string{"4"}, contains: []string{"relays to no other node"}},
 		{name: "cascade", keys: []string{"down", "4"}, peers: true, contains: []string{

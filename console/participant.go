@@ -20,7 +20,9 @@ var subscriptionColumns = []column{
 	{title: "TARGET", min: 6, prio: 0},
 	{title: "BITRATE", min: 7, prio: 1, right: true},
 	{title: "MAX H", min: 5, prio: 2, right: true},
-	{title: "REASON", min: 16, max: 32, prio: 0},
+	{title: "FPS", min: 7, prio: 3, right: true},     // forwarded/the layer's
+	{title: "FREEZES", min: 9, prio: 1, right: true}, // count and total time
+	{title: "REASON", min: 20, max: 32, prio: 0},
 }
 
 // e2eColumns: HOPS reads client+relay+peer and adds up to COMPUTED.
@@ -246,6 +248,14 @@ func (v *participantView) subCells(s snapshot.Subscription) []cell {
 	if s.MaxHeight > 0 {
 		maxH = fmt.Sprintf("%d", s.MaxHeight)
 	}
+	fps, freezes := cell{text: "-"}, cell{text: "-"}
+	if s.Kind == "video" {
+		fps.text = fmt.Sprintf("%.0f/%.0f", s.FPS, s.LayerFPS)
+		freezes.text = "0"
+		if s.Freezes > 0 {
+			freezes = cell{text: fmt.Sprintf("%d %.1fs", s.Freezes, s.FreezeMs/1000), st: &st.Warn}
+		}
+	}
 	var reason *lipgloss.Style
 	switch s.Reason {
 	case snapshot.ReasonBandwidth, snapshot.ReasonKeyframe, snapshot.ReasonOperatorCap, snapshot.ReasonMuted:
@@ -258,6 +268,8 @@ func (v *participantView) subCells(s snapshot.Subscription) []cell {
 		{text: dash(s.Target)},
 		{text: fmtRate(s.Bitrate)},
 		{text: maxH},
+		fps,
+		freezes,
 		{text: dash(s.Reason), st: reason},
 	}
 }

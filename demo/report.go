@@ -109,6 +109,9 @@ func writeFinal(w io.Writer, s Summary) {
 			fmt.Fprintf(w, "    %-7s %s on %s from %.0fs%s:", p.Name, p.Region, p.Node, p.JoinedSec, extra)
 			for _, r := range p.Received {
 				fmt.Fprintf(w, " %s %s/%dv/%da", dash(r.FromName), r.Layer, r.VideoPackets, r.AudioPackets)
+				if r.Freezes > 0 {
+					fmt.Fprintf(w, "/%dfz %.1fs", r.Freezes, r.FreezeSec)
+				}
 			}
 			fmt.Fprintln(w)
 		}

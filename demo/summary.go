@@ -77,6 +77,10 @@ type Received struct {
 	Height int    `json:"height"`
 	Layer  string `json:"layer"` // q, h, f or -
 	Paused bool   `json:"paused"`
+	// Freezes of the video as the participant received it (WebRTC's
+	// freezeCount) and their total length in seconds.
+	Freezes   uint64  `json:"freezes"`
+	FreezeSec float64 `json:"freeze_sec"`
 }
 
 // staleVideo is how long without video makes a subscription count as
@@ -423,7 +427,7 @@ func collect(r *roster, nodes []*demoNode, mon *monitor, now time.Time) Summary 
 				name = ids[id]
 			}
 			rc := Received{From: id, FromName: name, VideoPackets: st.VideoPackets, AudioPackets: st.AudioPackets,
-				Height: st.Height}
+				Height: st.Height, Freezes: st.Freezes, FreezeSec: st.FreezeTime.Seconds()}
 			if left.Sub(st.LastVideo) > staleVideo {
 				rc.Height, rc.Paused = 0, true
 			}

@@ -190,9 +190,10 @@ func TestReport(t *testing.T) {
 	if line := statusLine(Summary{ElapsedSec: 1}); line != "t=1s nodes 0/0 participants 0 relay 0b/s" {
 		t.Errorf("status line before anything started: %q", line)
 	}
+	s.Conferences[0].Participants[0].Received[1].Freezes, s.Conferences[0].Participants[0].Received[1].FreezeSec = 2, 1.45
 	var b strings.Builder
 	writeFinal(&b, s)
-	for _, want := range []string{"cascade on", "FAIL  no node failed", "ok    every participant received"} {
+	for _, want := range []string{"cascade on", "FAIL  no node failed", "ok    every participant received", "/2fz 1.4s"} {
 		if !strings.Contains(b.String(), want) {
 			t.Errorf("final summary lacks %q:\n%s", want, b.String())
 		}

@@ -16,6 +16,7 @@ import (
 
 	"github.com/switchyard/switchyard/media/codec"
 	"github.com/switchyard/switchyard/media/forward"
+	"github.com/switchyard/switchyard/media/freeze"
 	"github.com/switchyard/switchyard/media/red"
 	"github.com/switchyard/switchyard/media/rtxguard"
 )
@@ -48,6 +49,15 @@ type DownTrack struct {
 	now     func() time.Time // the clock; tests replace it
 	// noRecovery turns off rebuilding lost audio from RED redundancy.
 	noRecovery atomic.Bool
+	// freeze follows the video frames forwarded (guarded by mu); what the
+	// API reads of it is copied to the atomics below at every frame.
+	freeze      freeze.Detector
+	frames      atomic.Uint64
+	freezes     atomic.Uint64
+	freezeNanos atomic.Int64
+	lastFrame   atomic.Int64 // wall clock ns of the latest frame forwarded
+	fps         atomic.Int64 // frames/s ×100, updated by Tick
+	tickFrames  uint64
 	// mime is the codec the receiver is sent, for the API.
 	mime atomic.Pointer[string]
 	// protect asks for the node's own RED (downtrack_protect.go);
@@ -373,6 +383,9 @@ func (d *DownTrack) WriteRTP(p *Packet) {
 	wants, target := d.fwd.WantsKeyframe(), d.fwd.Target()
 	if decision == forward.DecisionForward {
 		d.send(p, out)
+		if p.Header.Marker && d.kind == webrtc.RTPCodecTypeVideo {
+			d.frameSent()
+		}
 	}
 	d.mu.Unlock()
 	if wants {
@@ -574,6 +587,43 @@ func (d *DownTrack) Tick(seconds float64) {
 	b := d.Bytes.Load()
 	d.bitrate.Store(int64(float64(b-d.tickBytes) * 8 / seconds))
 	d.tickBytes = b
+	f := d.frames.Load()
+	d.fps.Store(int64(float64(f-d.tickFrames) * 100 / seconds))
+	d.tickFrames = f
+}
+
+// frameSent feeds the end of a forwarded video frame to the freeze
+// detector; called with mu held. The wall clock, not the packet's arrival:
+// a WHEP track's frames come from publishers with different epochs.
+func (d *DownTrack) frameSent() {
+	now := time.Now().UnixNano()
+	d.freeze.Frame(now)
+	s := d.freeze.Stats()
+	d.frames.Store(s.Frames)
+	d.freezes.Store(s.Freezes)
+	d.freezeNanos.Store(s.FreezeNanos)
+	d.lastFrame.Store(now)
+}
+
+// Frames are a video track's figures as the node forwards it: frames per
+// second over the last tick, freezes (gaps between frames over three
+// average intervals and 150 ms, as WebRTC's freezeCount counts them) and
+// their total duration, and how long ago the latest frame went out (0
+// before the first).
+type Frames struct {
+	FPS        float64
+	Freezes    uint64
+	FreezeTime time.Duration
+	SinceFrame time.Duration
+}
+
+// Frames reads the figures without taking the data path's lock.
+func (d *DownTrack) Frames() Frames {
+	f := Frames{FPS: float64(d.fps.Load()) / 100, Freezes: d.freezes.Load(), FreezeTime: time.Duration(d.freezeNanos.Load())}
+	if last := d.lastFrame.Load(); last != 0 {
+		f.SinceFrame = time.Duration(time.Now().UnixNano() - last)
+	}
+	return f
 }
 
 // FirstWriteError is the first error writing to the receiver, nil if none.

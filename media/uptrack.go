@@ -130,21 +130,24 @@ type UpTrack struct {
 }
 
 type upLayer struct {
-	present   atomic.Bool
-	ssrc      atomic.Uint32
-	packets   atomic.Uint64
-	bytes     atomic.Uint64
-	received  atomic.Uint64 // unique packets
-	expected  atomic.Uint64
-	last      atomic.Int64 // arrival of the newest packet, ns since epoch
-	width     atomic.Int32
-	height    atomic.Int32
-	lastPLI   atomic.Int64
-	keyframes atomic.Uint64
-	bitrate   atomic.Int64 // bits/s, updated by Tick
-	tickBytes uint64       // Tick's own; called from one goroutine
-	scratch   Packet       // used only by this layer's reading goroutine
-	red       red.Payload  // likewise: the parsed RED payload of scratch
+	present    atomic.Bool
+	ssrc       atomic.Uint32
+	packets    atomic.Uint64
+	bytes      atomic.Uint64
+	received   atomic.Uint64 // unique packets
+	expected   atomic.Uint64
+	last       atomic.Int64 // arrival of the newest packet, ns since epoch
+	width      atomic.Int32
+	height     atomic.Int32
+	lastPLI    atomic.Int64
+	keyframes  atomic.Uint64
+	frames     atomic.Uint64 // video frames (packets with the marker bit)
+	bitrate    atomic.Int64  // bits/s, updated by Tick
+	fps        atomic.Int64  // frames/s ×100, updated by Tick
+	tickBytes  uint64        // Tick's own; called from one goroutine
+	tickFrames uint64
+	scratch    Packet      // used only by this layer's reading goroutine
+	red        red.Payload // likewise: the parsed RED payload of scratch
 
 	// cache keeps the layer's recent packets, once for all receivers: a
 	// receiver's NACK is answered from here, rewritten as that receiver's
@@ -320,6 +323,9 @@ func (u *UpTrack) handle(layer int, pkt *rtp.Packet, vp8 *codec.VP8, win *dedup.
 			l.keyframes.Add(1)
 		}
 	}
+	if pkt.Marker && u.cfg.Kind == KindVideo {
+		l.frames.Add(1)
+	}
 	sinks := *u.sinks.Load()
 	// One copy gains nothing from batching and pays for the queue.
 	batch := u.cfg.Batch != nil && len(sinks) > 1
@@ -465,6 +471,7 @@ type LayerInfo struct {
 	Received      uint64
 	Expected      uint64
 	Keyframes     uint64
+	FPS           float64 // video frames per second the publisher sends in this layer
 }
 
 // Layers reports every present layer.
@@ -493,6 +500,7 @@ func (u *UpTrack) Layers() []LayerInfo {
 			Received:  l.received.Load(),
 			Expected:  l.expected.Load(),
 			Keyframes: l.keyframes.Load(),
+			FPS:       float64(l.fps.Load()) / 100,
 		})
 	}
 	return out
@@ -505,6 +513,9 @@ func (u *UpTrack) Tick(seconds float64) {
 		b := l.bytes.Load()
 		l.bitrate.Store(int64(float64(b-l.tickBytes) * 8 / seconds))
 		l.tickBytes = b
+		f := l.frames.Load()
+		l.fps.Store(int64(float64(f-l.tickFrames) * 100 / seconds))
+		l.tickFrames = f
 	}
 }
 

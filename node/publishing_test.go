@@ -11,6 +11,7 @@ import (
 	"github.com/switchyard/switchyard/node"
 	"github.com/switchyard/switchyard/node/nodetest"
 	"github.com/switchyard/switchyard/node/signal"
+	"github.com/switchyard/switchyard/node/snapshot"
 )
 
 func sharing(o *client.Options) { publishing(o); o.PublishScreen = true }
@@ -225,4 +226,54 @@ func TestLoneNodeStopsPromptly(t *testing.T) {
 	waitFor(t, 2*time.Second, "alice to be told the node stops", func() (bool, string) {
 		return a.Stopping() != "", a.Stopping()
 	})
+}
+
+// TestFreezeFigures: a publisher whose uplink goes dark for a second
+// freezes its receivers' video: the node counts a freeze of about that
+// length on the subscription, and so does the receiving client, as
+// browsers count freezeCount; frame rates are given while video flows.
+func TestFreezeFigures(t *testing.T) {
+	n := nodetest.Start(t, nil)
+	link, err := linkemu.NewNet(linkemu.NetConfig{Seed: 9})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := join(t, n, "freeze", "alice", func(o *client.Options) { publishing(o); o.Net = link })
+	b := join(t, n, "freeze", "bob", nil)
+	receivesAt(t, 20*time.Second, b, a, 0)
+	camera := func() snapshot.Subscription {
+		p, _ := findParticipant(n, "freeze", b.ID())
+		if p != nil {
+			for _, s := range p.Subs {
+				if s.Publisher == a.ID() && s.Source == "camera" {
+					return s
+				}
+			}
+		}
+		return snapshot.Subscription{}
+	}
+	waitFor(t, 10*time.Second, "frame rates on bob's subscription", func() (bool, string) {
+		s := camera()
+		return s.FPS > 5 && s.LayerFPS > 5 && s.Freezes == 0, fmt.Sprintf("%+v", s)
+	})
+	before := b.Received()[a.ID()]
+	if err := link.SetUp(linkemu.Params{Loss: 1}); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(time.Second)
+	if err := link.SetUp(linkemu.Params{}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 10*time.Second, "the node to count the freeze", func() (bool, string) {
+		s := camera()
+		return s.Freezes >= 1 && s.FreezeMs >= 700, fmt.Sprintf("%+v", s)
+	})
+	waitFor(t, 5*time.Second, "bob's client to count it too", func() (bool, string) {
+		s := b.Received()[a.ID()]
+		return s.Freezes > before.Freezes && s.FreezeTime-before.FreezeTime >= 700*time.Millisecond,
+			fmt.Sprintf("%d freezes, %v in all, %d frames", s.Freezes, s.FreezeTime, s.Frames)
+	})
+	s := camera()
+	t.Logf("after a 1 s blackout: node counts %d freeze(s), %.0f ms; client %d, %v; %.1f fps forwarded of %.1f",
+		s.Freezes, s.FreezeMs, b.Received()[a.ID()].Freezes, b.Received()[a.ID()].FreezeTime, s.FPS, s.LayerFPS)
 }

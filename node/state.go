@@ -140,6 +140,15 @@ func (p *Participant) snapshot(members []member) snapshot.Participant {
 			if waiting {
 				sub.Reason = snapshot.ReasonKeyframe
 			}
+			f := s.down.Frames()
+			sub.FPS, sub.Freezes = f.FPS, f.Freezes
+			sub.FreezeMs = float64(f.FreezeTime.Microseconds()) / 1000
+			sub.SinceFrameMs = float64(f.SinceFrame.Microseconds()) / 1000
+			for _, l := range s.up.Layers() {
+				if l.Index == cur {
+					sub.LayerFPS = l.FPS
+				}
+			}
 		}
 		ps.Subs = append(ps.Subs, sub)
 	}

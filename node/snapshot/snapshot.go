@@ -187,6 +187,15 @@ type Subscription struct {
 	// Codec is what the receiver is sent: audio/red, audio/opus (RED
 	// stripped for it), video/VP8, video/H264.
 	Codec string `json:"codec"`
+	// Video: frames per second forwarded and what the publisher sends in
+	// the forwarded layer; freezes as the node sees them (a gap between
+	// frames over three average intervals and 150 ms, WebRTC's
+	// freezeCount) and their total length; time since the latest frame.
+	FPS          float64 `json:"fps,omitempty"`
+	LayerFPS     float64 `json:"layer_fps,omitempty"`
+	Freezes      uint64  `json:"freezes,omitempty"`
+	FreezeMs     float64 `json:"freeze_ms,omitempty"`
+	SinceFrameMs float64 `json:"since_frame_ms,omitempty"`
 }
 
 // E2E is the end-to-end round trip between two participants.
