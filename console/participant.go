@@ -258,7 +258,7 @@ func (v *participantView) subCells(s snapshot.Subscription) []cell {
 	}
 	var reason *lipgloss.Style
 	switch s.Reason {
-	case snapshot.ReasonBandwidth, snapshot.ReasonKeyframe, snapshot.ReasonOperatorCap, snapshot.ReasonMuted:
+	case snapshot.ReasonBandwidth, snapshot.ReasonLastN, snapshot.ReasonKeyframe, snapshot.ReasonOperatorCap, snapshot.ReasonMuted:
 		reason = &st.Warn
 	}
 	return []cell{

@@ -46,6 +46,7 @@ func (p *Participant) allocate() {
 	// Read before taking p.mu: the conference's lock is never taken under a
 	// participant's (Room.ready takes them in the other order).
 	states := p.conf.publisherStates()
+	recency := p.conf.speakerRecency()
 	rttMs, lossDown, _ := p.linkStats()
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -112,7 +113,11 @@ func (p *Participant) allocate() {
 		case s.up.Publisher() == dominant:
 			prio = layer.PrioritySpeaker
 		}
-		reqs = append(reqs, layer.Request{Layers: ls, MaxHeight: maxH, Cap: p.layerCap, Current: cur, Priority: prio})
+		rank, ok := recency[s.up.Publisher()]
+		if !ok {
+			rank = maxRecentSpeakers
+		}
+		reqs = append(reqs, layer.Request{Layers: ls, MaxHeight: maxH, Cap: p.layerCap, Current: cur, Priority: prio, Recency: rank})
 	}
 	if len(reqs) == 0 {
 		return
@@ -123,7 +128,7 @@ func (p *Participant) allocate() {
 	for i, s := range subs {
 		s.down.SetTarget(choices[i].Target)
 		s.reason = choices[i].Reason
-		if choices[i].Reason == layer.ReasonBandwidth {
+		if r := choices[i].Reason; r == layer.ReasonBandwidth || r == layer.ReasonLastN {
 			p.trial.limited = true
 		}
 	}

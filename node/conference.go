@@ -2,6 +2,7 @@ package node
 
 import (
 	"encoding/json"
+	"slices"
 	"sync"
 	"time"
 
@@ -47,7 +48,8 @@ type Conference struct {
 	// is recorded (here or on another node).
 	recTold bool
 
-	mu       sync.Mutex        // guards members, order, dominant
+	mu       sync.Mutex        // guards members, order, dominant, recent
+	recent   []string          // past dominant speakers, most recent first
 	members  map[string]member // by id
 	order    []member          // join order, for stable listings
 	dominant string
@@ -251,9 +253,32 @@ func (c *Conference) decideSpeaker(now time.Time) {
 	}
 	c.mu.Lock()
 	c.dominant = id
+	// Most recent first, each once: the order of last-N.
+	c.recent = slices.DeleteFunc(c.recent, func(s string) bool { return s == id })
+	c.recent = slices.Insert(c.recent, 0, id)
+	if len(c.recent) > maxRecentSpeakers {
+		c.recent = c.recent[:maxRecentSpeakers]
+	}
 	c.mu.Unlock()
 	c.node.log.Debug("dominant speaker", "conference", c.name, "participant", id)
 	c.broadcast(nil, signal.Message{Type: signal.TypeDominantSpeaker, ID: id})
+}
+
+// maxRecentSpeakers is how many past dominant speakers the conference
+// remembers for last-N; the others rank after them, equal.
+const maxRecentSpeakers = 64
+
+// speakerRecency ranks the publishers by how recently each was the
+// dominant speaker: 0 the current one, 1 the one before; those never
+// dominant (or too long ago) rank after all of them.
+func (c *Conference) speakerRecency() map[string]int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	ranks := make(map[string]int, len(c.recent))
+	for i, id := range c.recent {
+		ranks[id] = i
+	}
+	return ranks
 }
 
 func (c *Conference) dominantSpeaker() string {

@@ -1,6 +1,11 @@
 // Package layer decides which simulcast layer each video subscription of one receiver gets.
 package layer
 
+import (
+	"cmp"
+	"slices"
+)
+
 // Layer is one published simulcast encoding. A Request lists them in
 // ascending quality (q, h, f).
 type Layer struct {
@@ -17,6 +22,10 @@ type Request struct {
 	Cap       int      // operator cap: highest allowed layer index; -1 = none
 	Current   int      // layer being forwarded now, for hysteresis; -1 = none
 	Priority  Priority // higher is served first
+	// Recency orders requests of one priority: 0 for the publisher who
+	// spoke last, 1 for the one before, and so on (Jitsi's last-N); ties
+	// keep the requests' order.
+	Recency int
 }
 
 // Priority orders the requests of one receiver when bandwidth is scarce.
@@ -49,6 +58,7 @@ const (
 	ReasonOperatorCap                // an operator capped the subscription here
 	ReasonNotPublished               // the next better layer is not being sent
 	ReasonHidden                     // the receiver does not show the tile
+	ReasonLastN                      // the estimate went to those who spoke more recently
 )
 
 // String returns the words operators see; they match node/snapshot's.
@@ -66,6 +76,8 @@ func (r Reason) String() string {
 		return "layer not published"
 	case ReasonHidden:
 		return "tile not shown"
+	case ReasonLastN:
+		return "bandwidth: recent speakers first"
 	}
 	return "unknown"
 }
@@ -85,21 +97,28 @@ const (
 // Allocate splits budget (bits/s towards the receiver) among reqs and writes
 // one Choice per Request to out, which must be as long as reqs.
 //
-// Every request first gets its lowest active layer, higher priorities first,
-// as long as the budget covers it; a priority request gets it even when it
-// does not, provided there is any budget at all. Then the priority requests
-// are raised one layer at a time, round-robin, towards the layer they want,
-// and after them the others in the same way. Raising a request above the layer
-// it is on needs the new layer's bitrate plus 15% to fit.
+// Every request first gets its lowest active layer, higher priorities first
+// and, within a priority, those who spoke most recently first, as long as the
+// budget covers it; a priority request gets it even when it does not,
+// provided there is any budget at all. Then the priority requests are raised
+// one layer at a time, round-robin, towards the layer they want, and after
+// them the others in the same way. Raising a request above the layer it is on
+// needs the new layer's bitrate plus 15% to fit.
 func Allocate(budget int64, reqs []Request, out []Choice) {
 	out = out[:len(reqs)]
 	for i := range reqs {
 		out[i] = Choice{Target: -1}
 	}
+	order := make([]int, len(reqs))
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortStableFunc(order, func(a, b int) int { return cmp.Compare(reqs[a].Recency, reqs[b].Recency) })
 
 	// Base layers: priority requests, then the rest.
 	for _, prio := range byPriority {
-		for i := range reqs {
+		served := false // a request of this priority got its base layer
+		for _, i := range order {
 			r := &reqs[i]
 			if r.Priority != prio {
 				continue
@@ -118,8 +137,12 @@ func Allocate(budget int64, reqs []Request, out []Choice) {
 				// everyone looks at: send something even if it overshoots.
 			default:
 				out[i].Reason = ReasonBandwidth
+				if served && prio == PriorityNormal {
+					out[i].Reason = ReasonLastN
+				}
 				continue
 			}
+			served = true
 			out[i].Target = lo
 			budget = max(0, budget-r.Layers[lo].Bitrate)
 		}
@@ -129,7 +152,7 @@ func Allocate(budget int64, reqs []Request, out []Choice) {
 	for _, prio := range byPriority {
 		for progress := true; progress; {
 			progress = false
-			for i := range reqs {
+			for _, i := range order {
 				r := &reqs[i]
 				if r.Priority != prio || out[i].Target < 0 {
 					continue

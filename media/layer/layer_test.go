@@ -43,6 +43,7 @@ func (r Request) capAt(c int) Request     { r.Cap = c; return r }
 func (r Request) current(c int) Request   { r.Current = c; return r }
 func (r Request) priority() Request       { r.Priority = PrioritySpeaker; return r }
 func (r Request) screen() Request         { r.Priority = PriorityScreen; return r }
+func (r Request) spoke(n int) Request     { r.Recency = n; return r }
 
 func margin(b int64) int64 { return b + b*upgradeMarginPct/100 }
 
@@ -243,6 +244,24 @@ func TestAllocateMany(t *testing.T) {
 			},
 			want: []int{-1, 0},
 		},
+		{
+			name:   "last-N: q for the two who spoke most recently, whatever the order",
+			budget: 2*margin(qRate) + 1,
+			reqs:   []Request{req(all).spoke(2), req(all).spoke(0), req(all).spoke(1)},
+			want:   []int{-1, 0, 0},
+		},
+		{
+			name:   "last-N: the speaker, then screen, then recency",
+			budget: 3*margin(qRate) + 1,
+			reqs:   []Request{req(all).spoke(3), req(all).spoke(1), req(all).priority(), req(all).screen(), req(all).spoke(2)},
+			want:   []int{-1, 0, 0, 0, -1},
+		},
+		{
+			name:   "last-N: upgrades go to the most recent first",
+			budget: 2*qRate + margin(hRate) - qRate + 1000,
+			reqs:   []Request{req(all).spoke(1), req(all).spoke(0)},
+			want:   []int{0, 1},
+		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -326,6 +345,7 @@ func TestReasonWords(t *testing.T) {
 		{ReasonOperatorCap, snapshot.ReasonOperatorCap},
 		{ReasonNotPublished, snapshot.ReasonNotSent},
 		{ReasonHidden, snapshot.ReasonHidden},
+		{ReasonLastN, snapshot.ReasonLastN},
 		{Reason(200), "unknown"},
 	}
 	for _, tt := range tests {
@@ -352,5 +372,21 @@ func BenchmarkAllocate(b *testing.B) {
 				Allocate(int64(n)*400_000, reqs, out)
 			}
 		})
+	}
+}
+
+// TestLastNReason: a tile left without video because others spoke more
+// recently says so; one left out when nobody could be served says the
+// estimate.
+func TestLastNReason(t *testing.T) {
+	all := sim("qhf")
+	out := make([]Choice, 2)
+	Allocate(margin(qRate)+1, []Request{req(all).spoke(1), req(all).spoke(0)}, out)
+	if out[0].Target != -1 || out[0].Reason != ReasonLastN || out[1].Target != 0 {
+		t.Errorf("got %+v, want the older speaker left out for the recent one", out)
+	}
+	Allocate(qRate/2, []Request{req(all).spoke(1), req(all).spoke(0)}, out)
+	if out[0].Reason != ReasonBandwidth || out[1].Reason != ReasonBandwidth {
+		t.Errorf("got %+v, want the estimate as the reason when nobody fits", out)
 	}
 }

@@ -14,6 +14,7 @@ const (
 	ReasonOperatorCap = "operator cap"
 	ReasonNotSent     = "layer not published"
 	ReasonHidden      = "tile not shown"
+	ReasonLastN       = "bandwidth: recent speakers first"
 	ReasonAudio       = "audio"
 	ReasonMuted       = "muted by operator"
 	ReasonOff         = "turned off by its publisher"
