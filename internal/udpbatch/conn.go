@@ -18,6 +18,12 @@
 // already returned: such a packet is skipped, counted in Stats and logged
 // (the first time per errno, then at most once per ten seconds), and the
 // rest of the batch is still sent.
+//
+// Reads are batched too (Linux): when a read finds nothing buffered, one
+// recvmmsg call takes every datagram the kernel has queued, up to
+// WithReadBatch, and the following reads are served from preallocated
+// slots without a syscall. The call waits only for the first datagram, so
+// a lone datagram is not delayed.
 package udpbatch
 
 import (
@@ -51,9 +57,11 @@ const logInterval = 10 * time.Second
 type Option func(*config)
 
 type config struct {
-	queueLen int
-	logger   *slog.Logger
-	now      func() time.Time
+	queueLen  int
+	readBatch int
+	readSlot  int
+	logger    *slog.Logger
+	now       func() time.Time
 }
 
 // WithQueueLen sets how many packets are queued before a flush is forced.
@@ -72,22 +80,31 @@ func withClock(now func() time.Time) Option {
 	return func(c *config) { c.now = now }
 }
 
-// Stats counts what a Conn has sent.
+// Stats counts what a Conn has sent and received.
 type Stats struct {
 	Packets      uint64 // datagrams accepted by the kernel
 	Direct       uint64 // of Packets, those sent at once because nobody held the socket
 	Batches      uint64 // sendmmsg calls that sent at least one datagram
 	LargestBatch uint64 // most datagrams accepted by one sendmmsg call
 	Errors       uint64 // datagrams the kernel refused, queued or direct
+
+	ReadPackets   uint64 // datagrams taken from the kernel
+	ReadCalls     uint64 // read syscalls that returned at least one datagram
+	LargestRead   uint64 // most datagrams returned by one read syscall
+	ReadTruncated uint64 // batched datagrams cut to the slot size (WithReadSlot)
 }
 
-// Conn is a UDP socket whose writes can be held and sent in batches. It
-// implements net.PacketConn and pion/ice's AddrPortReaderWriter. All methods
-// are safe for concurrent use.
+// Conn is a UDP socket whose writes can be held and sent in batches and
+// whose reads are served from batches. It implements net.PacketConn and
+// pion/ice's AddrPortReaderWriter. All methods are safe for concurrent use.
 type Conn struct {
 	conn   *net.UDPConn
 	family int // AF_INET or AF_INET6: decides the sockaddr built per packet
 	cfg    config
+
+	reader     *batchReader // nil: reads go straight to the socket
+	reads      readStats
+	readClosed atomic.Bool // set by Close: buffered datagrams are no longer returned
 
 	mu   sync.Mutex
 	cond sync.Cond // signalled (with mu) when a batch is freed or sending stops
@@ -116,12 +133,19 @@ type errLog struct {
 
 // New wraps conn. The Conn owns conn from now on: close the Conn, not conn.
 func New(conn *net.UDPConn, opts ...Option) (*Conn, error) {
-	cfg := config{queueLen: DefaultQueueLen, logger: slog.Default(), now: time.Now}
+	cfg := config{queueLen: DefaultQueueLen, readBatch: DefaultReadBatch, readSlot: DefaultReadSlot,
+		logger: slog.Default(), now: time.Now}
 	for _, o := range opts {
 		o(&cfg)
 	}
 	if cfg.queueLen < 1 {
 		cfg.queueLen = DefaultQueueLen
+	}
+	if cfg.readBatch < 1 {
+		cfg.readBatch = DefaultReadBatch
+	}
+	if cfg.readSlot < 1 {
+		cfg.readSlot = DefaultReadSlot
 	}
 	c := &Conn{conn: conn, cfg: cfg}
 	c.cond.L = &c.mu
@@ -132,6 +156,10 @@ func New(conn *net.UDPConn, opts ...Option) (*Conn, error) {
 	c.family = family
 	if err := c.sender.init(conn); err != nil {
 		return nil, fmt.Errorf("udpbatch: %w", err)
+	}
+	c.reader, err = newBatchReader(conn, family, cfg.readBatch, cfg.readSlot, &c.reads, &c.readClosed)
+	if err != nil {
+		return nil, fmt.Errorf("udpbatch: batched reads: %w", err)
 	}
 	c.cur = newBatch(cfg.queueLen, family)
 	c.pending = make([]*batch, 0, maxBatches)
@@ -223,18 +251,9 @@ func (c *Conn) WriteTo(b []byte, addr net.Addr) (int, error) {
 	return c.WriteToAddrPort(b, ua.AddrPort())
 }
 
-// ReadFromAddrPort reads straight from the socket.
-func (c *Conn) ReadFromAddrPort(b []byte) (int, netip.AddrPort, error) {
-	return c.conn.ReadFromUDPAddrPort(b)
-}
-
-// ReadFrom implements net.PacketConn by reading straight from the socket.
-func (c *Conn) ReadFrom(b []byte) (int, net.Addr, error) {
-	return c.conn.ReadFrom(b)
-}
-
-// Close sends what is queued, then closes the socket. Writes after Close
-// fail with net.ErrClosed.
+// Close sends what is queued, then closes the socket. Writes and reads
+// after Close fail with net.ErrClosed, and a read waiting for a datagram
+// returns with it.
 func (c *Conn) Close() error {
 	c.mu.Lock()
 	if c.closed {
@@ -242,6 +261,7 @@ func (c *Conn) Close() error {
 		return fmt.Errorf("udpbatch: close: %w", net.ErrClosed)
 	}
 	c.closed = true
+	c.readClosed.Store(true)
 	c.submitLocked()
 	run := c.claimSenderLocked()
 	c.mu.Unlock()
@@ -260,10 +280,13 @@ func (c *Conn) Close() error {
 func (c *Conn) LocalAddr() net.Addr { return c.conn.LocalAddr() }
 
 // SetDeadline sets the socket's read and write deadlines. A write deadline
-// also limits how long a flush waits for buffer space.
+// also limits how long a flush waits for buffer space; a read deadline
+// limits how long a read waits for the kernel, not the return of datagrams
+// already batched.
 func (c *Conn) SetDeadline(t time.Time) error { return c.conn.SetDeadline(t) }
 
-// SetReadDeadline sets the socket's read deadline.
+// SetReadDeadline sets the socket's read deadline. Datagrams already taken
+// from the kernel in a batch are still returned after it.
 func (c *Conn) SetReadDeadline(t time.Time) error { return c.conn.SetReadDeadline(t) }
 
 // SetWriteDeadline sets the socket's write deadline.
@@ -277,6 +300,11 @@ func (c *Conn) Stats() Stats {
 		Batches:      c.batches.Load(),
 		LargestBatch: c.largest.Load(),
 		Errors:       c.errs.Load(),
+
+		ReadPackets:   c.reads.packets.Load(),
+		ReadCalls:     c.reads.calls.Load(),
+		LargestRead:   c.reads.largest.Load(),
+		ReadTruncated: c.reads.truncated.Load(),
 	}
 }
 

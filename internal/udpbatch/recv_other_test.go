@@ -1,0 +1,6 @@
+//go:build !linux
+
+package udpbatch
+
+// batchedReads says whether reads are batched on this platform.
+const batchedReads = false
