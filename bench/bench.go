@@ -20,6 +20,7 @@ import (
 
 	"github.com/spf13/pflag"
 
+	"github.com/switchyard/switchyard/bench/quality"
 	"github.com/switchyard/switchyard/internal/wait"
 	"github.com/switchyard/switchyard/loadgen"
 )
@@ -48,6 +49,9 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 		return 0
 	}
+	if len(args) > 0 && args[0] == "quality" {
+		return quality.Main(ctx, args[1:], stdout, stderr)
+	}
 	opts := Options{Log: stderr}
 	fs := pflag.NewFlagSet("switchyard bench", pflag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -56,7 +60,8 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			"Runs a node and the load generator as separate processes for each scenario,\n"+
 			"measures the node from outside (/proc) and inside (/metrics), runs a bare SRTP\n"+
 			"reflector with the same traffic, and prints a markdown table.\n\n"+
-			"Scenarios: %s (default set), any PxS (one room), all.\n\n", DefaultScenarios)
+			"Scenarios: %s (default set), any PxS (one room), all.\n"+
+			"`switchyard bench quality --help` measures call quality on emulated networks instead.\n\n", DefaultScenarios)
 		fs.PrintDefaults()
 	}
 	fs.StringVar(&opts.Exe, "exe", "", "switchyard binary to run (default: this executable)")

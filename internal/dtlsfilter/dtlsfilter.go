@@ -8,7 +8,9 @@ package dtlsfilter
 
 import (
 	"encoding/binary"
+	"errors"
 	"net"
+	"net/netip"
 	"sync/atomic"
 )
 
@@ -57,12 +59,32 @@ type Conn struct {
 	net.PacketConn
 	dropped atomic.Uint64
 	onDrop  func(from net.Addr)
+	ap      addrPortConn // pc's allocation-free reads and writes, nil without
 }
 
 // New wraps pc; onDrop, if not nil, is called with each dropped datagram's
 // source (it should count and rate-limit its logging).
 func New(pc net.PacketConn, onDrop func(from net.Addr)) *Conn {
-	return &Conn{PacketConn: pc, onDrop: onDrop}
+	c := &Conn{PacketConn: pc, onDrop: onDrop}
+	switch pc := pc.(type) {
+	case *net.UDPConn:
+		c.ap = udpConn{pc}
+	case addrPortConn:
+		c.ap = pc
+	}
+	return c
+}
+
+// udpConn gives net.UDPConn's allocation-free methods the names the other
+// sockets use.
+type udpConn struct{ *net.UDPConn }
+
+func (u udpConn) ReadFromAddrPort(b []byte) (int, netip.AddrPort, error) {
+	return u.ReadFromUDPAddrPort(b)
+}
+
+func (u udpConn) WriteToAddrPort(b []byte, addr netip.AddrPort) (int, error) {
+	return u.WriteToUDPAddrPort(b, addr)
 }
 
 // ReadFrom reads the next datagram that is not forged.
@@ -77,6 +99,52 @@ func (c *Conn) ReadFrom(p []byte) (int, net.Addr, error) {
 			c.onDrop(addr)
 		}
 	}
+}
+
+// addrPortConn is a socket with allocation-free reads and writes
+// (net.UDPConn, udpbatch.Conn).
+type addrPortConn interface {
+	ReadFromAddrPort(b []byte) (int, netip.AddrPort, error)
+	WriteToAddrPort(b []byte, addr netip.AddrPort) (int, error)
+}
+
+var errNotUDP = errors.New("dtlsfilter: not a UDP address")
+
+// ReadFromAddrPort is ReadFrom without an address allocated per datagram
+// when the wrapped socket has it (pion's UDP mux prefers it); the address
+// is built only for a dropped datagram's callback.
+func (c *Conn) ReadFromAddrPort(p []byte) (int, netip.AddrPort, error) {
+	ap := c.ap
+	if ap == nil {
+		n, addr, err := c.ReadFrom(p)
+		if err != nil {
+			return n, netip.AddrPort{}, err
+		}
+		u, ok := addr.(*net.UDPAddr)
+		if !ok {
+			return 0, netip.AddrPort{}, errNotUDP
+		}
+		return n, u.AddrPort(), nil
+	}
+	for {
+		n, from, err := ap.ReadFromAddrPort(p)
+		if err != nil || !Forged(p[:n]) {
+			return n, from, err
+		}
+		c.dropped.Add(1)
+		if c.onDrop != nil {
+			c.onDrop(net.UDPAddrFromAddrPort(from))
+		}
+	}
+}
+
+// WriteToAddrPort writes through the wrapped socket's allocation-free
+// write, or WriteTo without one.
+func (c *Conn) WriteToAddrPort(p []byte, to netip.AddrPort) (int, error) {
+	if c.ap != nil {
+		return c.ap.WriteToAddrPort(p, to)
+	}
+	return c.WriteTo(p, net.UDPAddrFromAddrPort(to))
 }
 
 // Dropped is how many datagrams were dropped as forged.

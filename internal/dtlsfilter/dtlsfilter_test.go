@@ -87,6 +87,53 @@ func TestConnDropsForged(t *testing.T) {
 	}
 }
 
+// TestReadFromAddrPortDrops checks the allocation-free read pion's UDP
+// mux uses filters as ReadFrom does, and allocates nothing per datagram.
+func TestReadFromAddrPortDrops(t *testing.T) {
+	a, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	var from net.Addr
+	c := New(a, func(addr net.Addr) { from = addr })
+	s, err := net.DialUDP("udp", nil, a.LocalAddr().(*net.UDPAddr))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	good := record(typeHandshake, 0, 1, 0, 0, 0)
+	for _, d := range [][]byte{record(typeApplicationData, 0, 1), good} {
+		if _, err := s.Write(d); err != nil {
+			t.Fatal(err)
+		}
+	}
+	_ = c.SetReadDeadline(time.Now().Add(2 * time.Second))
+	buf := make([]byte, 1500)
+	n, src, err := c.ReadFromAddrPort(buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(buf[:n]) != string(good) || src != s.LocalAddr().(*net.UDPAddr).AddrPort() {
+		t.Fatalf("read %x from %v, want the genuine record from %v", buf[:n], src, s.LocalAddr())
+	}
+	if c.Dropped() != 1 || from == nil || from.String() != s.LocalAddr().String() {
+		t.Fatalf("dropped %d, callback saw %v, want 1 from %v", c.Dropped(), from, s.LocalAddr())
+	}
+	rtp := []byte{0x80, 96, 0, 1, 0, 0, 0, 0, 0, 0, 0, 1}
+	allocs := testing.AllocsPerRun(100, func() {
+		if _, err := s.Write(rtp); err != nil {
+			t.Fatal(err)
+		}
+		if _, _, err := c.ReadFromAddrPort(buf); err != nil {
+			t.Fatal(err)
+		}
+	})
+	if allocs > 0 {
+		t.Errorf("%.1f allocations per read and write, want 0", allocs)
+	}
+}
+
 func FuzzForged(f *testing.F) {
 	f.Add(record(typeApplicationData, 0, 1, 2))
 	f.Add(join(record(typeHandshake, 0, 1), record(typeHandshake, 1, 2)))
