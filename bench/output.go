@@ -9,6 +9,8 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+
+	"github.com/switchyard/switchyard/internal/srtpprofile"
 )
 
 // Table renders results as a markdown table, one row per scenario.
@@ -93,6 +95,14 @@ func cascadeTables(results []Result) string {
 	return b.String()
 }
 
+// srtpLine says which SRTP profile the node and the reflector ran: the
+// node and its load clients offer internal/srtpprofile's list, so they
+// negotiate its first profile, which the reflector uses.
+func srtpLine() string {
+	name := srtpprofile.Name(uint16(srtpProfile))
+	return fmt.Sprintf("SRTP: %s between the node and its load clients (both list it first), %s in the bare reflector.\n\n", name, name)
+}
+
 func num(x float64, digits int) string { return strconv.FormatFloat(x, 'f', digits, 64) }
 
 func firstLine(s string) string {
@@ -124,6 +134,7 @@ func writeSummary(dir string, results []Result) error {
 	md := "# switchyard bench\n\n"
 	m := results[0].Machine
 	md += fmt.Sprintf("%s, %d cores, Linux %s, %s\n\n", m.CPUModel, m.Cores, m.Kernel, m.GoVersion)
+	md += srtpLine()
 	md += Table(results)
 	if err := os.WriteFile(filepath.Join(dir, "table.md"), []byte(md), 0o644); err != nil {
 		return fmt.Errorf("bench: %w", err)

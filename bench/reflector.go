@@ -18,6 +18,8 @@ import (
 
 	"github.com/pion/rtp"
 	"github.com/pion/srtp/v3"
+
+	"github.com/switchyard/switchyard/internal/srtpprofile"
 )
 
 // The bare reflector is the machine's own limit for an SFU: one UDP socket,
@@ -25,9 +27,10 @@ import (
 // congestion control, no layer choice, no RTCP, no rewriting). The node's
 // CPU per forwarded packet is reported as a multiple of its CPU per packet.
 
-// srtpProfile is what two pion peers negotiate by default (pion lists
-// AEAD_AES_256_GCM first), so the reflector pays for the same cipher.
-const srtpProfile = srtp.ProtectionProfileAeadAes256Gcm
+// srtpProfile is what the node and its clients negotiate (they offer
+// internal/srtpprofile's list, AEAD_AES_128_GCM first), so the reflector
+// pays for the same cipher.
+const srtpProfile = srtpprofile.Preferred
 
 // reflectorConfig is the room layout the reflector serves; the bench sends
 // it as one JSON line on the child's stdin.

@@ -13,6 +13,7 @@ import (
 	"github.com/pion/webrtc/v4"
 
 	"github.com/switchyard/switchyard/internal/pionlog"
+	"github.com/switchyard/switchyard/internal/srtpprofile"
 	"github.com/switchyard/switchyard/media/red"
 )
 
@@ -28,8 +29,9 @@ const (
 // newAPI builds a pion API for one participant: Opus and VP8 with RTX,
 // simulcast and audio-level header extensions, and the interceptors a
 // browser runs (NACK both ways, RTCP reports, TWCC both ways, stats). ICE
-// gathers on loopback only and never multicasts.
-func newAPI(o *Options) (*webrtc.API, error) {
+// gathers on loopback only and never multicasts. The read loops report RTX
+// repairs to the NACK generator through the nackFeed.
+func newAPI(o *Options) (*webrtc.API, *nackFeed, error) {
 	m := &webrtc.MediaEngine{}
 	if err := m.RegisterCodec(webrtc.RTPCodecParameters{
 		RTPCodecCapability: webrtc.RTPCodecCapability{
@@ -38,7 +40,7 @@ func newAPI(o *Options) (*webrtc.API, error) {
 		},
 		PayloadType: ptOpus,
 	}, webrtc.RTPCodecTypeAudio); err != nil {
-		return nil, fmt.Errorf("client: register opus: %w", err)
+		return nil, nil, fmt.Errorf("client: register opus: %w", err)
 	}
 	if o.RED {
 		if err := m.RegisterCodec(webrtc.RTPCodecParameters{
@@ -48,7 +50,7 @@ func newAPI(o *Options) (*webrtc.API, error) {
 			},
 			PayloadType: ptRED,
 		}, webrtc.RTPCodecTypeAudio); err != nil {
-			return nil, fmt.Errorf("client: register red: %w", err)
+			return nil, nil, fmt.Errorf("client: register red: %w", err)
 		}
 	}
 	videoFB := []webrtc.RTCPFeedback{
@@ -62,7 +64,7 @@ func newAPI(o *Options) (*webrtc.API, error) {
 		},
 		PayloadType: ptVP8,
 	}, webrtc.RTPCodecTypeVideo); err != nil {
-		return nil, fmt.Errorf("client: register vp8: %w", err)
+		return nil, nil, fmt.Errorf("client: register vp8: %w", err)
 	}
 	if err := m.RegisterCodec(webrtc.RTPCodecParameters{
 		RTPCodecCapability: webrtc.RTPCodecCapability{
@@ -70,21 +72,21 @@ func newAPI(o *Options) (*webrtc.API, error) {
 		},
 		PayloadType: ptVP8RTX,
 	}, webrtc.RTPCodecTypeVideo); err != nil {
-		return nil, fmt.Errorf("client: register rtx: %w", err)
+		return nil, nil, fmt.Errorf("client: register rtx: %w", err)
 	}
 	if err := m.RegisterHeaderExtension(webrtc.RTPHeaderExtensionCapability{URI: audioLevelURI},
 		webrtc.RTPCodecTypeAudio); err != nil {
-		return nil, fmt.Errorf("client: register audio level: %w", err)
+		return nil, nil, fmt.Errorf("client: register audio level: %w", err)
 	}
 	for _, uri := range []string{sdp.SDESMidURI, sdp.SDESRTPStreamIDURI, sdp.SDESRepairRTPStreamIDURI} {
 		if err := m.RegisterHeaderExtension(webrtc.RTPHeaderExtensionCapability{URI: uri},
 			webrtc.RTPCodecTypeVideo); err != nil {
-			return nil, fmt.Errorf("client: register %s: %w", uri, err)
+			return nil, nil, fmt.Errorf("client: register %s: %w", uri, err)
 		}
 	}
 	if err := m.RegisterHeaderExtension(webrtc.RTPHeaderExtensionCapability{URI: sdp.SDESMidURI},
 		webrtc.RTPCodecTypeAudio); err != nil {
-		return nil, fmt.Errorf("client: register audio mid: %w", err)
+		return nil, nil, fmt.Errorf("client: register audio mid: %w", err)
 	}
 
 	reg := &interceptor.Registry{}
@@ -94,21 +96,22 @@ func newAPI(o *Options) (*webrtc.API, error) {
 	reg.Add(rridFactory{})
 	twccExt, err := twcc.NewHeaderExtensionInterceptor()
 	if err != nil {
-		return nil, fmt.Errorf("client: twcc header extension: %w", err)
+		return nil, nil, fmt.Errorf("client: twcc header extension: %w", err)
 	}
 	reg.Add(twccExt)
-	if err := webrtc.ConfigureNack(m, reg); err != nil {
-		return nil, fmt.Errorf("client: nack: %w", err)
+	feed, err := configureNACK(m, reg)
+	if err != nil {
+		return nil, nil, fmt.Errorf("client: nack: %w", err)
 	}
 	if err := webrtc.ConfigureRTCPReports(reg); err != nil {
-		return nil, fmt.Errorf("client: rtcp reports: %w", err)
+		return nil, nil, fmt.Errorf("client: rtcp reports: %w", err)
 	}
 	if err := webrtc.ConfigureStatsInterceptor(reg); err != nil {
-		return nil, fmt.Errorf("client: stats: %w", err)
+		return nil, nil, fmt.Errorf("client: stats: %w", err)
 	}
 	// Feedback for what the node sends us, so its estimator has input.
 	if err := webrtc.ConfigureTWCCSender(m, reg); err != nil {
-		return nil, fmt.Errorf("client: twcc feedback: %w", err)
+		return nil, nil, fmt.Errorf("client: twcc feedback: %w", err)
 	}
 
 	se := webrtc.SettingEngine{}
@@ -120,6 +123,8 @@ func newAPI(o *Options) (*webrtc.API, error) {
 	se.SetIncludeLoopbackCandidate(true)
 	se.SetIPFilter(func(ip net.IP) bool { return ip.IsLoopback() })
 	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
+	// The node's SRTP profiles, in its order (AEAD_AES_128_GCM first).
+	srtpprofile.Apply(&se)
 	switch o.Transport {
 	case "tcp":
 		se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeTCP4})
@@ -136,7 +141,7 @@ func newAPI(o *Options) (*webrtc.API, error) {
 		se.SetNet(o.Net)
 	}
 	return webrtc.NewAPI(webrtc.WithMediaEngine(m), webrtc.WithInterceptorRegistry(reg),
-		webrtc.WithSettingEngine(se)), nil
+		webrtc.WithSettingEngine(se)), feed, nil
 }
 
 // rridFactory builds rridInterceptor.

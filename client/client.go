@@ -81,6 +81,7 @@ type Client struct {
 	ws   *websocket.Conn
 	pc   *webrtc.PeerConnection
 	pub  *publisher
+	nack *nackFeed // RTX repairs for pc's NACK generator (nack.go)
 
 	writeMu sync.Mutex // serialises WebSocket writes
 
@@ -201,10 +202,11 @@ func (c *Client) join(ctx context.Context) error {
 	c.mu.Unlock()
 	c.log = c.log.With("id", joined.ID)
 
-	api, err := newAPI(&c.opts)
+	api, nack, err := newAPI(&c.opts)
 	if err != nil {
 		return err
 	}
+	c.nack = nack
 	pc, err := api.NewPeerConnection(c.rtcConfig(joined))
 	if err != nil {
 		return fmt.Errorf("client: new peer connection: %w", err)

@@ -226,6 +226,7 @@ func (c *Client) readTrack(track *webrtc.TrackRemote, codecs []webrtc.RTPCodecPa
 	buf := make([]byte, 1500)
 	var pkt rtp.Packet
 	var vp8 codec.VP8
+	nack := c.nack
 	isVideo := ts.kind == webrtc.RTPCodecTypeVideo
 	var redPayload red.Payload
 	mimeOf := map[uint8]string{uint8(track.Codec().PayloadType): track.Codec().MimeType}
@@ -255,6 +256,10 @@ func (c *Client) readTrack(track *webrtc.TrackRemote, codecs []webrtc.RTPCodecPa
 		}
 		now := time.Now()
 		repaired := attr != nil && attr.Get(webrtc.AttributeRtxSsrc) != nil
+		if repaired {
+			// pion's NACK generator does not see the RTX stream.
+			nack.repaired(uint32(track.SSRC()), pkt.SequenceNumber)
+		}
 		var parsed bool
 		if isVideo && len(pkt.Payload) > 0 {
 			parsed = codec.ParseVP8(pkt.Payload, &vp8) == nil

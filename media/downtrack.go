@@ -77,6 +77,7 @@ type DownTrack struct {
 
 	redState // audio RED: forwarded, rewritten or stripped (downtrack_red.go)
 	protectState
+	rtxState // the receiver's RTX stream: retransmissions, padding (downtrack_rtx.go)
 
 	// Forwarded packets and bytes not yet added to the budget: its atomics
 	// are shared by all the receiver's tracks, so they are added in batches.
@@ -212,6 +213,7 @@ func (d *DownTrack) Bind(ctx webrtc.TrackLocalContext) (webrtc.RTPCodecParameter
 	}
 	d.writer = ctx.WriteStream()
 	d.ssrc.Store(uint32(ctx.SSRC()))
+	d.bindRTX(uint32(ctx.SSRCRetransmission()))
 	d.codecs = slices.Clone(codecs)
 	d.setCodec(c, mode)
 	return c, nil
@@ -264,6 +266,7 @@ func (d *DownTrack) setCodec(c webrtc.RTPCodecParameters, mode redMode) {
 	}
 	d.setProtection(c, mode)
 	d.canProtect.Store(d.protectState.wrapPT != 0)
+	d.setRTXCodec()
 }
 
 // Switch makes the track forward up, another publisher's track of the same
@@ -448,6 +451,7 @@ func (d *DownTrack) send(p *Packet, out forward.Out) {
 func (d *DownTrack) emit(marker bool, out forward.Out, payload []byte, arrival int64) {
 	// Remembered even if the write fails: the receiver may NACK it.
 	d.guard.Forwarded(out.Seq, arrival)
+	d.rtxState.lastTS = out.Timestamp
 	if err := d.write(marker, out, payload); err != nil {
 		if d.WriteErrors.Add(1) == 1 {
 			first := err
@@ -572,11 +576,12 @@ func (d *DownTrack) retransmit(up *UpTrack, seq uint16, at int64, budget *rtxgua
 		// payload is our copy: rewrite it in place.
 		codec.RewriteVP8(payload, &d.rtxVP8, out.PictureID, out.TL0PICIDX)
 	}
-	if d.write(orig.Marker, out, payload) != nil {
+	n, err := d.resend(orig.Marker, out, payload)
+	if err != nil {
 		budget.Cancel()
 		return rtxguard.Allowed // not refused: the writer failed
 	}
-	budget.Retransmitted(len(payload) + 12)
+	budget.Retransmitted(n)
 	d.guard.Resent(seq, at)
 	d.Retransmits.Add(1)
 	return rtxguard.Allowed

@@ -170,6 +170,7 @@ func (n *Node) newPeerAPI() (*peerAPI, error) {
 	se.SetIncludeLoopbackCandidate(true)
 	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
 	se.SetLite(true)
+	setSRTPProfiles(&se)
 	se.SetICETimeouts(3*time.Second, 6*time.Second, time.Second)
 	mediaIP := net.ParseIP(n.cfg.MediaIP)
 	se.SetIPFilter(func(ip net.IP) bool { return mediaIP.IsUnspecified() || ip.Equal(mediaIP) })
