@@ -24,10 +24,7 @@ func (p *Participant) noteREMB(pkts []rtcp.Packet) {
 
 // estimate is the bandwidth the node may send to this participant, bits/s.
 func (p *Participant) estimate() int64 {
-	est := int64(p.node.cfg.InitialBitrate)
-	if e := p.api.estimator(); e != nil {
-		est = int64(e.GetTargetBitrate())
-	}
+	est := p.api.bw.Target()
 	if at := p.rembAt.Load(); at != 0 && time.Since(time.Unix(0, at)) < 3*time.Second {
 		if r := p.remb.Load(); r > 0 && r < est {
 			est = r
@@ -53,11 +50,15 @@ func (p *Participant) allocate() {
 	if p.closed {
 		return
 	}
+	rtt := time.Duration(rttMs * float64(time.Millisecond))
 	for _, s := range p.downs {
 		// NACKs repeated within a round trip are answered once.
-		s.down.SetRTT(time.Duration(rttMs * float64(time.Millisecond)))
+		s.down.SetRTT(rtt)
 	}
-	budget := p.trial.budget(p.estimate(), lossDown, time.Now())
+	p.api.bw.setRTT(rtt)
+	budget := p.estimate()
+	audio := int64(0)
+	var pad padder
 	protect := p.node.cfg.RED == REDProtectSpeakers && p.protectAgainst(lossDown)
 	var subs []*subscription
 	var reqs []layer.Request
@@ -79,9 +80,9 @@ func (p *Participant) allocate() {
 			// the node's own redundancy, and costs about twice as much.
 			on := protect && s.up.Publisher() == dominant && s.down.CanProtect()
 			s.down.SetProtect(on)
-			budget -= 40_000
+			audio += 40_000
 			if on {
-				budget -= 40_000
+				audio += 40_000
 			}
 			continue
 		}
@@ -105,6 +106,9 @@ func (p *Participant) allocate() {
 			ls = append(ls, layer.Layer{RID: li.RID, Bitrate: br, Height: li.Height, Active: li.Active})
 		}
 		cur, _, _ := s.down.Layers()
+		if pad == nil && s.down.CanPad() {
+			pad = s.down
+		}
 		subs = append(subs, s)
 		prio := layer.PriorityNormal
 		switch {
@@ -123,15 +127,33 @@ func (p *Participant) allocate() {
 		return
 	}
 	choices := make([]layer.Choice, len(reqs))
-	layer.Allocate(budget, reqs, choices)
-	p.trial.limited = false
+	layer.Allocate(budget-audio, reqs, choices)
+	limited := false
 	for i, s := range subs {
 		s.down.SetTarget(choices[i].Target)
 		s.reason = choices[i].Reason
 		if r := choices[i].Reason; r == layer.ReasonBandwidth || r == layer.ReasonLastN {
-			p.trial.limited = true
+			limited = true
 		}
 	}
+	if limited {
+		// What the receiver would take unhindered: the probe's goal.
+		layer.Allocate(math.MaxInt64/4, reqs, choices)
+		want := audio
+		for i, c := range choices {
+			if c.Target >= 0 {
+				want += reqs[i].Layers[c.Target].Bitrate
+			}
+		}
+		p.api.bw.maybeProbe(want, p.sendingBitrate(), pad)
+	}
+}
+
+// sendingBitrate is what the node sends the participant lately, bits/s.
+func (p *Participant) sendingBitrate() int64 {
+	p.rateMu.Lock()
+	defer p.rateMu.Unlock()
+	return p.bitrateDown
 }
 
 // tickRates updates this participant's bitrates and loss.
@@ -168,55 +190,6 @@ func (p *Participant) tickRates(secs float64) {
 		p.lossUp = 0
 	}
 	p.lastRecv, p.lastExp = recv, exp
-}
-
-// upgradeTrial lets a receiver whose layers are held back by the bandwidth
-// estimate try the next layers for a moment. The estimator (pion's GCC) never
-// grows past 1.5 times the rate that actually arrives, so without more traffic
-// a receiver that dropped to a low layer would stay there after its link
-// recovers. A trial doubles the budget for trialLength while downstream loss is
-// low; if the path cannot carry it the estimate falls and the layers go back
-// down, and the next trial waits twice as long.
-type upgradeTrial struct {
-	limited     bool // the last allocation was held back by bandwidth
-	lastEst     int64
-	stableSince time.Time
-	until       time.Time
-	last        time.Time
-	every       time.Duration
-}
-
-const (
-	trialLength   = 2 * time.Second
-	trialFirst    = 4 * time.Second
-	trialMaxEvery = 32 * time.Second
-)
-
-// budget returns the bandwidth to allocate, given the estimate and the
-// receiver's downstream loss in percent.
-func (t *upgradeTrial) budget(est int64, lossPct float64, now time.Time) int64 {
-	if t.every == 0 {
-		t.every, t.stableSince = trialFirst, now
-	}
-	switch {
-	case est < t.lastEst*95/100:
-		t.stableSince = now
-		if now.Before(t.until.Add(trialLength)) {
-			t.every = min(2*t.every, trialMaxEvery) // the trial failed: back off
-			t.until = time.Time{}
-		}
-	case est > t.lastEst*110/100 && !t.last.IsZero():
-		t.every = trialFirst // the path carries more: trials may come soon again
-	}
-	t.lastEst = est
-	if now.Before(t.until) {
-		return 2 * est
-	}
-	if t.limited && lossPct < 1 && now.Sub(t.stableSince) >= t.every && now.Sub(t.last) >= t.every {
-		t.last, t.until = now, now.Add(trialLength)
-		return 2 * est
-	}
-	return est
 }
 
 // Loss towards a receiver, in percent, at which the node starts adding its

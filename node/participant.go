@@ -57,7 +57,6 @@ type Participant struct {
 	// counted is set once the node counts the participant as present (its
 	// first offer arrived); guarded by Node.mu.
 	counted bool
-	trial   upgradeTrial
 	// protecting: the node adds its own RED towards this receiver (see
 	// protectAgainst); guarded by mu.
 	protecting  bool

@@ -2,6 +2,7 @@ package node
 
 import (
 	"fmt"
+	"log/slog"
 	"net"
 	"net/netip"
 	"strings"
@@ -9,15 +10,14 @@ import (
 
 	"github.com/pion/ice/v4"
 	"github.com/pion/interceptor"
-	"github.com/pion/interceptor/pkg/cc"
-	"github.com/pion/interceptor/pkg/gcc"
 	"github.com/pion/interceptor/pkg/nack"
 	"github.com/pion/interceptor/pkg/stats"
-	"github.com/pion/interceptor/pkg/twcc"
 	"github.com/pion/webrtc/v4"
 
 	"github.com/switchyard/switchyard/internal/pionlog"
 	"github.com/switchyard/switchyard/media/red"
+	"github.com/switchyard/switchyard/media/rtcpreport"
+	"github.com/switchyard/switchyard/media/twcc"
 )
 
 // Header extension URIs the node negotiates.
@@ -141,9 +141,9 @@ func redIndex(codecs []webrtc.RTPCodecParameters) int {
 // peerAPI is what one participant's PeerConnection is built from: its own
 // interceptors, so that its bandwidth estimator and stats belong to it alone.
 type peerAPI struct {
-	api       *webrtc.API
-	estimator func() cc.BandwidthEstimator
-	stats     func() stats.Getter
+	api   *webrtc.API
+	bw    *bandwidth
+	stats func() stats.Getter
 }
 
 func (n *Node) newPeerAPI() (*peerAPI, error) {
@@ -152,7 +152,7 @@ func (n *Node) newPeerAPI() (*peerAPI, error) {
 		return nil, err
 	}
 	out := &peerAPI{}
-	reg, err := interceptors(m, n.cfg.InitialBitrate, n.cfg.MaxBitrate, out)
+	reg, err := interceptors(m, n.cfg.InitialBitrate, n.cfg.MaxBitrate, out, n.log)
 	if err != nil {
 		return nil, err
 	}
@@ -189,9 +189,10 @@ func (n *Node) newPeerAPI() (*peerAPI, error) {
 }
 
 // interceptors is the pion interceptor chain of every PeerConnection: stats,
-// NACK generation, RTCP reports, transport-wide CC feedback and the send-side
-// estimator. It fills out's stats and estimator getters.
-func interceptors(m *webrtc.MediaEngine, initialBitrate, maxBitrate int, out *peerAPI) (*interceptor.Registry, error) {
+// NACK generation, RTCP reports, transport-wide CC feedback for what the
+// participant sends, and the node's own transport-wide CC send side feeding
+// its bandwidth estimator. It fills out's stats getter and estimator.
+func interceptors(m *webrtc.MediaEngine, initialBitrate, maxBitrate int, out *peerAPI, log *slog.Logger) (*interceptor.Registry, error) {
 	reg := &interceptor.Registry{}
 
 	// Stats first, innermost: it must see the sender reports the report
@@ -210,35 +211,17 @@ func interceptors(m *webrtc.MediaEngine, initialBitrate, maxBitrate int, out *pe
 		return nil, fmt.Errorf("nack generator: %w", err)
 	}
 	reg.Add(gen)
-	if err := webrtc.ConfigureRTCPReports(reg); err != nil {
-		return nil, fmt.Errorf("rtcp reports: %w", err)
-	}
+	// Sender and receiver reports, one compound packet per interval.
+	reg.Add(&rtcpreport.Factory{Log: log})
 	if err := webrtc.ConfigureTWCCSender(m, reg); err != nil {
 		return nil, fmt.Errorf("twcc sender: %w", err)
 	}
-	var est cc.BandwidthEstimator
-	ccf, err := cc.NewInterceptor(func() (cc.BandwidthEstimator, error) {
-		return gcc.NewSendSideBWE(
-			gcc.SendSideBWEInitialBitrate(initialBitrate),
-			gcc.SendSideBWEMaxBitrate(maxBitrate),
-			gcc.SendSideBWEMinBitrate(100_000),
-			gcc.SendSideBWEPacer(gcc.NewNoOpPacer()),
-		)
-	})
-	if err != nil {
-		return nil, fmt.Errorf("congestion control: %w", err)
-	}
-	ccf.OnNewPeerConnection(func(_ string, e cc.BandwidthEstimator) { est = e })
-	reg.Add(ccf)
-	out.estimator = func() cc.BandwidthEstimator { return est }
-
-	// Registered last so that it runs first on the way out: the congestion
-	// controller needs the transport-wide sequence number already on each packet.
-	hdr, err := twcc.NewHeaderExtensionInterceptor()
-	if err != nil {
-		return nil, fmt.Errorf("twcc header: %w", err)
-	}
-	reg.Add(hdr)
+	// The node's own send side of transport-wide congestion control:
+	// numbering, send records and feedback for its estimator. Registered
+	// last so that it runs first on the way out, numbering every packet the
+	// chain sends, retransmissions and padding included.
+	out.bw = newBandwidth(initialBitrate, maxBitrate)
+	reg.Add(&twcc.Factory{Sender: out.bw.sender, Handler: out.bw, Log: log})
 	return reg, nil
 }
 
