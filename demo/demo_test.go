@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -94,6 +95,9 @@ func TestDemoHeadless(t *testing.T) {
 	}
 	if err := s.LossyLayerLower(); err != nil {
 		t.Errorf("lossy layer: %v", err)
+	}
+	if err := s.LossySeesSpeaker(); err != nil && !errors.Is(err, ErrNotApplicable) {
+		t.Errorf("lossy participant and the speaker: %v", err)
 	}
 	if err := s.DominantSpeakerChanged(); err != nil {
 		t.Errorf("dominant speaker: %v", err)

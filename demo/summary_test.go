@@ -32,6 +32,8 @@ func healthy() Summary {
 	}
 }
 
+func chenSpeaks(s *Summary) { s.Conferences[0].DominantSpeaker = "Chen" }
+
 func TestSummaryChecks(t *testing.T) {
 	tests := []struct {
 		name   string
@@ -101,6 +103,29 @@ func TestSummaryChecks(t *testing.T) {
 		}, (*Summary).LossyLayerLower, "receives no video"},
 		{"nobody lossy", func(s *Summary) { s.Conferences[0].Participants[0].Lossy = false },
 			(*Summary).LossyLayerLower, "skip"},
+
+		{"lossy sees the speaker", chenSpeaks, (*Summary).LossySeesSpeaker, ""},
+		{"lossy gets no video from the speaker", func(s *Summary) {
+			chenSpeaks(s)
+			s.Conferences[0].Participants[0].Received[1].VideoPackets = 0
+		}, (*Summary).LossySeesSpeaker, "lossy Ana got no video from the dominant speaker Chen"},
+		{"the speaker's video to lossy paused", func(s *Summary) {
+			chenSpeaks(s)
+			s.Conferences[0].Participants[0].Received[1].Paused = true
+		}, (*Summary).LossySeesSpeaker, "was paused at the end"},
+		{"the speaker frozen too long", func(s *Summary) {
+			chenSpeaks(s)
+			s.Conferences[0].Participants[0].Received[1].FreezeSec = 6
+			s.Conferences[0].Participants[0].Received[1].Freezes = 4
+		}, (*Summary).LossySeesSpeaker, "frozen for 6.0 s of 19 s (4 freezes)"},
+		{"another tile paused is fine", func(s *Summary) {
+			chenSpeaks(s)
+			s.Conferences[0].Participants[0].Received[0].Paused = true
+			s.Conferences[0].Participants[0].Received[0].VideoPackets = 0
+		}, (*Summary).LossySeesSpeaker, ""},
+		{"no speaker known", nil, (*Summary).LossySeesSpeaker, "skip"},
+		{"lossy is the speaker", func(s *Summary) { s.Conferences[0].DominantSpeaker = "Ana" },
+			(*Summary).LossySeesSpeaker, "skip"},
 
 		{"relayed", nil, (*Summary).RelayedAcrossNodes, ""},
 		{"one node", func(s *Summary) { s.Nodes = s.Nodes[:1] }, (*Summary).RelayedAcrossNodes, "skip"},
