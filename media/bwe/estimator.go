@@ -105,7 +105,8 @@ func (e *Estimator) Acked() int64 { return int64(e.ackedBps) }
 // Loss is the fraction of packets lost lately, as feedback reports it.
 func (e *Estimator) Loss() float64 { return e.loss }
 
-// Usage is what the delay trend says lately.
+// Usage is what the delay trend says lately; overuse only with a standing
+// queue behind it.
 func (e *Estimator) Usage() Usage { return e.usage }
 
 // SetRTT gives the round trip time to the receiver, ns.
@@ -146,6 +147,12 @@ func (e *Estimator) OnFeedback(now int64, pkts []Packet) {
 	if e.lossSent >= lossWindowPkts {
 		e.loss = float64(e.lossLost) / float64(e.lossSent)
 		e.lossSent, e.lossLost = 0, 0
+	}
+	if e.usage == UsageOver && e.QueueDelay() < minQueueDelay {
+		// A trend without a standing queue (a scheduler stall, jitter
+		// that a no-reordering path turns into delay steps) is noise:
+		// neither a cut nor a reason to stop probing.
+		e.usage = UsageNormal
 	}
 	e.updateDelayBased(now)
 	e.updateLossBased(now)
@@ -214,9 +221,6 @@ func (e *Estimator) updateDelayBased(now int64) {
 	e.lastChange = now
 	switch e.usage {
 	case UsageOver:
-		if e.QueueDelay() < minQueueDelay {
-			return // hold: a trend without a standing queue
-		}
 		// At most once per round trip: the queue the last cut should
 		// drain needs that long to show it.
 		if now-e.lastDecrease < e.rtt+100e6 || e.ackedBps == 0 {
