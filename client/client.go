@@ -19,6 +19,7 @@ import (
 	"github.com/pion/transport/v4"
 	"github.com/pion/webrtc/v4"
 
+	"github.com/switchyard/switchyard/media/freeze"
 	"github.com/switchyard/switchyard/node/signal"
 )
 
@@ -97,7 +98,8 @@ type Client struct {
 	movedTo      string // a redirect received after joining (node draining)
 	participants map[string]signal.Participant
 	dominant     string
-	dominantLog  []string // every dominant speaker announced, in order
+	dominantLog  []string     // every dominant speaker announced, in order
+	stage        freeze.Stage // how continuously the dominant speaker's video comes
 	publishers   map[string]*publisherState
 	constraints  map[string]int // per publisher overrides of MaxHeight
 	pending      []webrtc.ICECandidateInit
@@ -307,6 +309,14 @@ func (c *Client) DominantSpeakers() []string {
 	return slices.Clone(c.dominantLog)
 }
 
+// SpeakerView says how continuously the dominant speaker's camera video
+// arrived while they were dominant (the receiver's own turns left out).
+func (c *Client) SpeakerView() freeze.StageStats {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.stage.Stats(time.Now().UnixNano())
+}
+
 // LastError is the latest error message from the node, if any.
 func (c *Client) LastError() (signal.Message, bool) {
 	c.mu.Lock()
@@ -450,6 +460,7 @@ func (c *Client) shutdown(leave bool, cause error) {
 		c.closeErr = cause
 		c.mu.Lock()
 		c.closed = true
+		c.stage.Change("", time.Now().UnixNano()) // the view ends with the participant
 		c.mu.Unlock()
 		if cause != nil {
 			c.log.Debug("participant ends", "cause", cause)

@@ -287,6 +287,7 @@ func (c *Client) readTrack(track *webrtc.TrackRemote, codecs []webrtc.RTPCodecPa
 			ps.lastVideo = now
 			if pkt.Marker {
 				ps.freeze.Frame(now.UnixNano())
+				c.stage.Frame(ts.publisher, now.UnixNano())
 			}
 			switch {
 			case len(pkt.Payload) == 0: // padding: a bandwidth probe

@@ -132,6 +132,13 @@ func (c *Client) handle(m signal.Message) error {
 		c.mu.Lock()
 		c.dominant = m.ID
 		c.dominantLog = append(c.dominantLog, m.ID)
+		who := m.ID
+		if who == c.id {
+			who = "" // nobody watches themselves
+		}
+		if !c.closed {
+			c.stage.Change(who, time.Now().UnixNano())
+		}
 		c.mu.Unlock()
 	case signal.TypeMessage:
 		c.onEndpointMessage(m)

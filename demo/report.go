@@ -113,6 +113,10 @@ func writeFinal(w io.Writer, s Summary) {
 					fmt.Fprintf(w, "/%dfz %.1fs", r.Freezes, r.FreezeSec)
 				}
 			}
+			if v := p.Speaker; p.Lossy && v.OnStageSec > 0 {
+				fmt.Fprintf(w, "\n            the dominant speaker seen %.0f%% of %.1fs: %d changes, waited %.1fs for first frames, frozen %.1fs",
+					100*v.Seen(), v.OnStageSec, v.Switches, v.WaitingSec, v.FrozenSec)
+			}
 			fmt.Fprintln(w)
 		}
 	}

@@ -64,6 +64,31 @@ type ParticipantSummary struct {
 	Received  []Received `json:"received"`
 	// DominantChanges counts changes of the dominant speaker it was told of.
 	DominantChanges int `json:"dominant_changes"`
+	// Speaker is how continuously the dominant speaker's video came while
+	// they were dominant.
+	Speaker SpeakerView `json:"speaker_view"`
+}
+
+// SpeakerView is how a participant saw whoever was the dominant speaker
+// (their own turns left out), in seconds.
+type SpeakerView struct {
+	OnStageSec float64 `json:"on_stage_sec"` // someone else was dominant
+	Switches   int     `json:"switches"`
+	// WaitingSec is from each change of speaker to their first frame.
+	WaitingSec float64 `json:"waiting_sec"`
+	// FrozenSec is the gaps of more than 300 ms after the first frame.
+	FrozenSec float64 `json:"frozen_sec"`
+	Unseen    int     `json:"unseen"` // changes whose speaker never showed
+}
+
+func secs(ns int64) float64 { return float64(ns) / 1e9 }
+
+// Seen is the fraction of the time on stage that the speaker's video moved.
+func (v SpeakerView) Seen() float64 {
+	if v.OnStageSec <= 0 {
+		return 0
+	}
+	return 1 - (v.WaitingSec+v.FrozenSec)/v.OnStageSec
 }
 
 // Received is what one participant got from one publisher.
@@ -228,11 +253,20 @@ func (s *Summary) LossyLayerLower() error {
 	return fmt.Errorf("%w: no participant sat on the lossy link", ErrNotApplicable)
 }
 
+// Speaker view limits for the lossy participant: the share of the time on
+// stage in which the speaker's video moved (a change of speaker costs a
+// keyframe from the publisher's region, a round trip of up to 220 ms across
+// the demo's regions plus the keyframe's time on a 400 kbit/s link), and the
+// most it may stand still once it came.
+const (
+	minSpeakerSeen   = 0.6
+	maxSpeakerFrozen = 0.1
+)
+
 // LossySeesSpeaker checks that the participant on the lossy, capped link
-// receives the dominant speaker's video: when bandwidth is short, audio,
-// screen and the speaker come first. How continuous that video is shows in
-// the summary's freeze figures; a 400 kbit/s link with 3% loss does not
-// carry it without freezes yet (issue 15).
+// receives the dominant speaker's video, and continuously: when bandwidth
+// is short, audio, screen and the speaker come first, so each new speaker's
+// video comes within a keyframe's round trip and then does not freeze.
 func (s *Summary) LossySeesSpeaker() error {
 	for _, c := range s.Conferences {
 		var lossy, speaker *ParticipantSummary
@@ -259,6 +293,14 @@ func (s *Summary) LossySeesSpeaker() error {
 		}
 		if r, ok := lossy.from(speaker.ID); !ok || r.VideoPackets == 0 {
 			return fmt.Errorf("%s: lossy %s got no video from the dominant speaker %s", c.Name, lossy.Name, speaker.Name)
+		}
+		v := lossy.Speaker
+		if v.OnStageSec < minOverlap.Seconds() {
+			return nil // too short a view to judge its continuity
+		}
+		if v.Seen() < minSpeakerSeen || v.FrozenSec > maxSpeakerFrozen*v.OnStageSec {
+			return fmt.Errorf("%s: lossy %s saw the dominant speaker %.0f%% of %.1fs (want %.0f%%): %d changes, waited %.1fs for first frames, frozen %.1fs (at most %.1fs)",
+				c.Name, lossy.Name, 100*v.Seen(), v.OnStageSec, 100*minSpeakerSeen, v.Switches, v.WaitingSec, v.FrozenSec, maxSpeakerFrozen*v.OnStageSec)
 		}
 		return nil
 	}
@@ -459,6 +501,9 @@ func collect(r *roster, nodes []*demoNode, mon *monitor, now time.Time) Summary 
 			JoinedSec: ss.joined.Sub(r.start).Seconds(), LeftSec: left.Sub(r.start).Seconds(),
 		}
 		p.Redirects = ss.c.Redirects()
+		sv := ss.c.SpeakerView()
+		p.Speaker = SpeakerView{OnStageSec: secs(sv.OnStage), Switches: sv.Switches, WaitingSec: secs(sv.Waiting),
+			FrozenSec: secs(sv.Frozen), Unseen: sv.Unseen}
 		for id, st := range ss.c.Received() {
 			name, ok := names[[2]string{ss.node, id}]
 			if !ok {

@@ -16,6 +16,13 @@ func person(name, id, node string, lossy bool, from ...Received) ParticipantSumm
 		JoinedSec: 1, LeftSec: 20, Present: true, Received: from}
 }
 
+// ana sits on the lossy link and saw the speaker 83% of the time.
+func ana() ParticipantSummary {
+	p := person("Ana", "p1", "us-east", true, got("p2", "Bruno", 180), got("p3", "Chen", 180))
+	p.Speaker = SpeakerView{OnStageSec: 15, Switches: 3, WaitingSec: 2, FrozenSec: 0.5}
+	return p
+}
+
 // healthy is a passing three-person conference over two cascaded nodes.
 func healthy() Summary {
 	return Summary{
@@ -24,7 +31,7 @@ func healthy() Summary {
 		Conferences: []ConferenceSummary{{
 			Name: "demo", Nodes: []string{"eu-west", "us-east"}, RelayedNodes: 2, DominantChanges: 3,
 			Participants: []ParticipantSummary{
-				person("Ana", "p1", "us-east", true, got("p2", "Bruno", 180), got("p3", "Chen", 180)),
+				ana(),
 				person("Bruno", "p2", "eu-west", false, got("p1", "Ana", 360), got("p3", "Chen", 360)),
 				person("Chen", "p3", "us-east", false, got("p1", "Ana", 360), got("p2", "Bruno", 360)),
 			},
@@ -113,6 +120,18 @@ func TestSummaryChecks(t *testing.T) {
 			chenSpeaks(s)
 			s.Conferences[0].Participants[0].Received[0].Paused = true
 			s.Conferences[0].Participants[0].Received[0].VideoPackets = 0
+		}, (*Summary).LossySeesSpeaker, ""},
+		{"the speaker's video comes late", func(s *Summary) {
+			chenSpeaks(s)
+			s.Conferences[0].Participants[0].Speaker.WaitingSec = 6.5
+		}, (*Summary).LossySeesSpeaker, "saw the dominant speaker 53% of 15.0s"},
+		{"the speaker's video freezes", func(s *Summary) {
+			chenSpeaks(s)
+			s.Conferences[0].Participants[0].Speaker.FrozenSec = 1.6
+		}, (*Summary).LossySeesSpeaker, "frozen 1.6s (at most 1.5s)"},
+		{"too short a view to judge", func(s *Summary) {
+			chenSpeaks(s)
+			s.Conferences[0].Participants[0].Speaker = SpeakerView{OnStageSec: 4, WaitingSec: 4}
 		}, (*Summary).LossySeesSpeaker, ""},
 		{"no speaker known", nil, (*Summary).LossySeesSpeaker, "skip"},
 		{"lossy is the speaker", func(s *Summary) { s.Conferences[0].DominantSpeaker = "Ana" },
