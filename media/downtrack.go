@@ -41,7 +41,12 @@ type DownTrack struct {
 	// target before its next packet. A control goroutine that took mu would
 	// queue behind a write stalled in the receiver's pion pipeline and, with
 	// the participant's lock held, stall the whole room.
-	want    atomic.Int32  // target requested by SetTarget
+	want atomic.Int32 // target requested by SetTarget
+	// waiting holds the track back until the receiver's transport can
+	// carry it (SetWaiting): a packet written before DTLS is up is
+	// dropped by pion, and a keyframe lost that way leaves the receiver
+	// with nothing to decode until it asks again.
+	waiting atomic.Bool
 	current atomic.Int32  // the forwarder's current layer, as of the last packet
 	ssrc    atomic.Uint32 // 0 until bound
 	rtt     atomic.Int64  // the receiver's round trip, ns; 0 = rtxguard's default
@@ -136,6 +141,21 @@ func newDownTrack(kind Kind, id, streamID string, clockRate uint32) *DownTrack {
 	d.want.Store(int32(d.fwd.Target()))
 	d.current.Store(int32(d.fwd.Current()))
 	return d
+}
+
+// SetWaiting holds the track back (true) until the receiver's transport is
+// up, and lets it go (false): nothing is forwarded meanwhile, so the first
+// packet the receiver gets of a video is a keyframe, asked for the moment
+// the track is let go. It never blocks.
+func (d *DownTrack) SetWaiting(w bool) {
+	if d.waiting.Swap(w) == w || w {
+		return
+	}
+	if up := d.up.Load(); up != nil && d.kind == webrtc.RTPCodecTypeVideo {
+		if target := int(d.want.Load()); target >= 0 {
+			up.RequestKeyframe(target)
+		}
+	}
 }
 
 // SetRetransmitBudget makes the track's retransmissions count against b,
@@ -357,6 +377,9 @@ func (d *DownTrack) Layers() (current, target int, waiting bool) {
 // WriteRTP forwards one packet of the publisher's track if it belongs to the
 // layer this receiver gets. It does not allocate.
 func (d *DownTrack) WriteRTP(p *Packet) {
+	if d.waiting.Load() {
+		return
+	}
 	d.mu.Lock()
 	up := d.up.Load()
 	if d.writer == nil || p.from != nil && p.from != up {

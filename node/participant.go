@@ -53,7 +53,10 @@ type Participant struct {
 	measured    map[string]float64
 	closed      bool
 	goneTimer   *time.Timer
-	offerTimer  *time.Timer // removes the participant if no offer comes in time
+	// connected is set once the media connection is first up: until then
+	// down tracks wait (media.DownTrack.SetWaiting).
+	connected  bool
+	offerTimer *time.Timer // removes the participant if no offer comes in time
 	// counted is set once the node counts the participant as present (its
 	// first offer arrived); guarded by Node.mu.
 	counted bool
@@ -305,6 +308,7 @@ func (p *Participant) subscribe(up *media.UpTrack) {
 	}
 	down := media.NewDownTrack(up)
 	down.SetRetransmitBudget(p.rtx)
+	down.SetWaiting(!p.connected)
 	sender, err := p.addSendTrack(down)
 	if err != nil {
 		p.mu.Unlock()
@@ -411,6 +415,14 @@ func (p *Participant) onConnectionState(s webrtc.PeerConnectionState) {
 		if p.goneTimer != nil {
 			p.goneTimer.Stop()
 			p.goneTimer = nil
+		}
+		if !p.connected {
+			// The first video packets the receiver gets are a keyframe,
+			// asked for now rather than at the next packet.
+			p.connected = true
+			for _, s := range p.downs {
+				s.down.SetWaiting(false)
+			}
 		}
 		p.mu.Unlock()
 	}

@@ -36,6 +36,11 @@ type Report struct {
 	Constraints      map[string]int    `json:"constraints"`
 	Errors           []string          `json:"errors"`
 	Call             *Call             `json:"call"`
+	// Timeline is when the page first reached each step of joining, ms
+	// since its navigation started: joinSent, joined, offerSent (its
+	// offer), answer (the node's), nodeOffer (the node's offer of the
+	// others' tracks), connected (the PeerConnection).
+	Timeline map[string]float64 `json:"timeline"`
 }
 
 // Call is the page's own call state (node/web/static/testhooks.js callState).
@@ -131,9 +136,11 @@ type VideoStats struct {
 	PacketsReceived int64   `json:"packetsReceived"`
 	BytesReceived   int64   `json:"bytesReceived"`
 	FramesPerSecond float64 `json:"framesPerSecond"`
-	// FirstFrameMs is when the page first saw a frame decoded, in ms since
-	// its navigation started (polled every 100 ms).
-	FirstFrameMs *float64 `json:"firstFrameMs"`
+	// FirstFrameMs and FirstPacketMs are when the page first saw a frame
+	// decoded and a packet received, in ms since its navigation started
+	// (polled every 10 ms).
+	FirstFrameMs  *float64 `json:"firstFrameMs"`
+	FirstPacketMs *float64 `json:"firstPacketMs"`
 }
 
 // CandidatePair is the ICE candidate pair a page's connection uses.

@@ -111,6 +111,12 @@ function wireControls() {
   wireChat((text) => app.sig?.send({ type: 'message', payload: { kind: 'chat', text } }));
 }
 
+// mark notes when the page first reached a step of joining (ms since its
+// navigation started), for the test reports' join-to-first-frame timeline.
+function mark(step) {
+  app.timeline[step] ??= performance.now();
+}
+
 // connect opens signaling to url and joins; status says why, meanwhile.
 async function connect(url, status = 'connecting…') {
   const sig = new Signaling(url, { debug: app.debug });
@@ -120,8 +126,14 @@ async function connect(url, status = 'connecting…') {
   const mine = (fn) => (m) => app.sig === sig && fn(m);
   sig
     .on('joined', mine(onJoined))
-    .on('answer', mine((m) => app.session?.onAnswer(m.sdp)))
-    .on('offer', mine((m) => app.session?.onOffer(m.sdp, m.tracks)))
+    .on('answer', mine((m) => {
+      mark('answer');
+      app.session?.onAnswer(m.sdp);
+    }))
+    .on('offer', mine((m) => {
+      mark('nodeOffer');
+      app.session?.onOffer(m.sdp, m.tracks);
+    }))
     .on('candidate', mine((m) => app.session?.onCandidate(m.candidate)))
     .on('participant-joined', mine((m) => onParticipants(m, true)))
     .on('participant-updated', mine((m) => onParticipants(m, false)))
@@ -155,6 +167,7 @@ async function connect(url, status = 'connecting…') {
   }
   if (app.sig !== sig) return;
   app.signalingState = 'open';
+  mark('joinSent');
   sig.send({
     type: 'join',
     room: app.room,
@@ -166,6 +179,7 @@ async function connect(url, status = 'connecting…') {
 }
 
 function onJoined(m) {
+  mark('joined');
   app.id = m.id;
   app.node = m.node || '';
   app.signalingState = 'joined';
@@ -198,8 +212,12 @@ function onJoined(m) {
       app.grid.prune(withMedia(mids));
       updateEmpty();
     },
-    onOffered: () => app.controls.afterOffer(),
+    onOffered: () => {
+      mark('offerSent');
+      app.controls.afterOffer();
+    },
     onState: (state) => {
+      if (state === 'connected') mark('connected');
       setStatus(`${state} as ${whoAmI()}`);
       if (state === 'failed') showError('The media connection to the node failed.');
     },

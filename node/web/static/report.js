@@ -3,21 +3,22 @@
 // getStats() that video is decoded and audio is heard.
 
 // FIRST_FRAME_POLL_MS is how often the page looks for a remote participant's
-// first decoded video frame, so that time to first frame is measured finer
-// than the report interval.
-const FIRST_FRAME_POLL_MS = 100;
+// first decoded video frame (and first packet), so that time to first frame
+// is measured finer than the report interval.
+const FIRST_FRAME_POLL_MS = 10;
 
 export function startReporting(url, app) {
   let busy = false;
   // pid -> ms since the page's navigation started (performance.now()) at
   // which its first video frame was seen decoded.
   const firstFrames = new Map();
-  watchFirstFrames(app, firstFrames);
+  const firstPackets = new Map();
+  watchFirstFrames(app, firstFrames, firstPackets);
   return setInterval(async () => {
     if (busy) return;
     busy = true;
     try {
-      const body = JSON.stringify(await collect(app, firstFrames));
+      const body = JSON.stringify(await collect(app, firstFrames, firstPackets));
       await fetch(url, { method: 'POST', mode: 'no-cors', body });
     } catch (err) {
       console.warn('switchyard: report failed', err);
@@ -35,8 +36,9 @@ export function browserName() {
 }
 
 // watchFirstFrames records when each remote participant's video first has a
-// decoded frame; it polls getStats only for receivers not yet seen decoding.
-function watchFirstFrames(app, firstFrames) {
+// packet and a decoded frame; it polls getStats only for receivers not yet
+// seen decoding.
+function watchFirstFrames(app, firstFrames, firstPackets) {
   let busy = false;
   setInterval(async () => {
     const pc = app.session?.pc;
@@ -49,9 +51,9 @@ function watchFirstFrames(app, firstFrames) {
           if (kind !== 'video' || source === 'screen') continue;
           const stats = await receiver.getStats();
           stats.forEach((s) => {
-            if (s.type === 'inbound-rtp' && s.framesDecoded > 0 && !firstFrames.has(pid)) {
-              firstFrames.set(pid, performance.now());
-            }
+            if (s.type !== 'inbound-rtp') return;
+            if (s.packetsReceived > 0 && !firstPackets.has(pid)) firstPackets.set(pid, performance.now());
+            if (s.framesDecoded > 0 && !firstFrames.has(pid)) firstFrames.set(pid, performance.now());
           });
         }
       }
@@ -63,7 +65,7 @@ function watchFirstFrames(app, firstFrames) {
   }, FIRST_FRAME_POLL_MS);
 }
 
-async function collect(app, firstFrames) {
+async function collect(app, firstFrames, firstPackets) {
   const pc = app.session?.pc;
   const out = {
     browser: browserName(),
@@ -76,6 +78,7 @@ async function collect(app, firstFrames) {
     node: app.node || '',
     reconnecting: !!app.reconnect,
     reconnects: app.reconnects || 0,
+    timeline: app.timeline || {},
     connection: pc?.connectionState || '',
     ice: pc?.iceConnectionState || '',
     dominant: app.dominant || '',
@@ -108,6 +111,7 @@ async function collect(app, firstFrames) {
             bytesReceived: s.bytesReceived ?? 0,
             framesPerSecond: s.framesPerSecond ?? 0,
             firstFrameMs: firstFrames.get(pid) ?? null,
+            firstPacketMs: firstPackets.get(pid) ?? null,
           };
         } else {
           r.audio = {

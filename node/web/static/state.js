@@ -33,6 +33,10 @@ export function newApp(errors) {
     inCall: false, // joined at least once and not left: a loss is rejoined
     reconnect: null, // a Reconnect while rejoining after a loss
     reconnects: 0, // successful rejoins, for report.js
+    // When the page first reached each step of joining, ms since its
+    // navigation (joinSent, joined, offerSent, answer, nodeOffer,
+    // connected), for report.js.
+    timeline: {},
     redirects: 0, // redirects followed since the last join
     fatal: '', // code of a fatal error from the current node
     e2ee: null, // E2EE (e2ee.js) when the call is encrypted end to end
