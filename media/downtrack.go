@@ -427,18 +427,29 @@ func setVP8(fp *forward.Packet, v *codec.VP8) {
 
 // write sends payload with the rewritten header; called with mu held.
 func (d *DownTrack) write(marker bool, out forward.Out, payload []byte) error {
-	// A field, not a local: handing a local's address to the writer interface
-	// would move it to the heap on every packet.
-	d.hdr = rtp.Header{
+	h := d.header(rtp.Header{
 		Version:        2,
 		Marker:         marker,
 		PayloadType:    d.pt,
 		SequenceNumber: out.Seq,
 		Timestamp:      out.Timestamp,
 		SSRC:           d.ssrc.Load(),
-	}
-	_, err := d.writer.WriteRTP(&d.hdr, payload)
+	})
+	_, err := d.writer.WriteRTP(h, payload)
 	return err
+}
+
+// header makes h the outgoing header and returns it; called with mu held.
+// A field, not a local: handing a local's address to the writer interface
+// would move it to the heap on every packet. It keeps the extensions'
+// backing array of the previous packet, emptied: the transport-wide CC
+// interceptor adds its extension to every packet, and appending it to a
+// nil slice would allocate once per packet.
+func (d *DownTrack) header(h rtp.Header) *rtp.Header {
+	ext := d.hdr.Extensions[:0]
+	d.hdr = h
+	d.hdr.Extensions = ext
+	return &d.hdr
 }
 
 // send writes a forwarded packet; called with mu held.

@@ -125,18 +125,18 @@ func (d *DownTrack) resend(marker bool, out forward.Out, payload []byte) (int, e
 		pkt = d.rtxBuf[:osnLen+copy(d.rtxBuf[osnLen:], payload)]
 	}
 	binary.BigEndian.PutUint16(pkt, out.Seq)
-	d.hdr = rtp.Header{
+	h := d.header(rtp.Header{
 		Version:        2,
 		Marker:         marker,
 		PayloadType:    d.rtxState.pt,
 		SequenceNumber: d.rtxState.seq,
 		Timestamp:      out.Timestamp,
 		SSRC:           d.rtxState.ssrc,
-	}
+	})
 	// The sequence number is spent even if the write fails, as a packet
 	// lost on the way would spend it.
 	d.rtxState.seq++
-	_, err := d.writer.WriteRTP(&d.hdr, pkt)
+	_, err := d.writer.WriteRTP(h, pkt)
 	return rtpHeaderLen + len(pkt), err
 }
 
@@ -169,16 +169,16 @@ func (d *DownTrack) SendPadding(bytes int) int {
 		// a byte past the packet in its 1492-byte buffer).
 		pad := d.rtxState.pad[:n]
 		pad[n-1] = byte(n)
-		d.hdr = rtp.Header{
+		h := d.header(rtp.Header{
 			Version:        2,
 			Padding:        true,
 			PayloadType:    d.rtxState.pt,
 			SequenceNumber: d.rtxState.seq,
 			Timestamp:      d.rtxState.lastTS,
 			SSRC:           d.rtxState.ssrc,
-		}
+		})
 		d.rtxState.seq++
-		_, err := d.writer.WriteRTP(&d.hdr, pad)
+		_, err := d.writer.WriteRTP(h, pad)
 		pad[n-1] = 0
 		d.mu.Unlock()
 		if err != nil {

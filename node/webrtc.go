@@ -195,8 +195,18 @@ func (n *Node) newPeerAPI() (*peerAPI, error) {
 func interceptors(m *webrtc.MediaEngine, initialBitrate, maxBitrate int, out *peerAPI, log *slog.Logger) (*interceptor.Registry, error) {
 	reg := &interceptor.Registry{}
 
-	// Stats first, innermost: it must see the sender reports the report
-	// interceptor writes, or it cannot compute RTT from receiver reports.
+	// The node's own send side of transport-wide congestion control:
+	// numbering, send records and feedback for its estimator. Registered
+	// first, it is the innermost on the way out: it numbers every packet
+	// the chain sends (retransmissions and padding come from the down
+	// tracks above it), and the stats interceptor sees each header before
+	// the extension is added, so it has none to copy (a copy was an
+	// allocation per packet).
+	out.bw = newBandwidth(initialBitrate, maxBitrate)
+	reg.Add(&twcc.Factory{Sender: out.bw.sender, Handler: out.bw, Log: log})
+
+	// Stats next: it must see the sender reports the report interceptor
+	// writes, or it cannot compute RTT from receiver reports.
 	var getter stats.Getter
 	sf, err := stats.NewInterceptor()
 	if err != nil {
@@ -216,12 +226,6 @@ func interceptors(m *webrtc.MediaEngine, initialBitrate, maxBitrate int, out *pe
 	if err := webrtc.ConfigureTWCCSender(m, reg); err != nil {
 		return nil, fmt.Errorf("twcc sender: %w", err)
 	}
-	// The node's own send side of transport-wide congestion control:
-	// numbering, send records and feedback for its estimator. Registered
-	// last so that it runs first on the way out, numbering every packet the
-	// chain sends, retransmissions and padding included.
-	out.bw = newBandwidth(initialBitrate, maxBitrate)
-	reg.Add(&twcc.Factory{Sender: out.bw.sender, Handler: out.bw, Log: log})
 	return reg, nil
 }
 
