@@ -30,7 +30,7 @@ func TestBrowserJoinToFirstFrame(t *testing.T) {
 		t.Run(fmt.Sprint("join", i), func(t *testing.T) {
 			rep := browsertest.NewReporter(t)
 			tag := fmt.Sprint("page", i)
-			q := url.Values{"name": {tag}, "report": {rep.URL(tag)}}
+			q := url.Values{"name": {tag}, "report": {rep.URL(tag)}, "framepoll": {"10"}}
 			b := browsertest.Chromium(t, n.URL()+"/r/"+room+"?"+q.Encode())
 			rep.WaitFor(t, browserWait, "Chromium to decode the Go participant's video", func(m map[string]browsertest.Report) error {
 				v := m[tag].Remotes[pub.ID()].Video

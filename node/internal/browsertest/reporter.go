@@ -138,7 +138,7 @@ type VideoStats struct {
 	FramesPerSecond float64 `json:"framesPerSecond"`
 	// FirstFrameMs and FirstPacketMs are when the page first saw a frame
 	// decoded and a packet received, in ms since its navigation started
-	// (polled every 10 ms).
+	// (polled every 100 ms, or as often as the page's ?framepoll=MS says).
 	FirstFrameMs  *float64 `json:"firstFrameMs"`
 	FirstPacketMs *float64 `json:"firstPacketMs"`
 }

@@ -49,7 +49,7 @@ function main() {
   if (report) {
     window.addEventListener('error', (e) => app.errors.push(`page error: ${e.message}`));
     window.addEventListener('unhandledrejection', (e) => app.errors.push(`unhandled: ${e.reason}`));
-    startReporting(report, app);
+    startReporting(report, app, Number(params.get('framepoll')) || undefined);
     startTestHooks(report, params, app);
   }
 
@@ -111,12 +111,6 @@ function wireControls() {
   wireChat((text) => app.sig?.send({ type: 'message', payload: { kind: 'chat', text } }));
 }
 
-// mark notes when the page first reached a step of joining (ms since its
-// navigation started), for the test reports' join-to-first-frame timeline.
-function mark(step) {
-  app.timeline[step] ??= performance.now();
-}
-
 // connect opens signaling to url and joins; status says why, meanwhile.
 async function connect(url, status = 'connecting…') {
   const sig = new Signaling(url, { debug: app.debug });
@@ -126,14 +120,8 @@ async function connect(url, status = 'connecting…') {
   const mine = (fn) => (m) => app.sig === sig && fn(m);
   sig
     .on('joined', mine(onJoined))
-    .on('answer', mine((m) => {
-      mark('answer');
-      app.session?.onAnswer(m.sdp);
-    }))
-    .on('offer', mine((m) => {
-      mark('nodeOffer');
-      app.session?.onOffer(m.sdp, m.tracks);
-    }))
+    .on('answer', mine((m) => app.mark('answer') && app.session?.onAnswer(m.sdp)))
+    .on('offer', mine((m) => app.mark('nodeOffer') && app.session?.onOffer(m.sdp, m.tracks)))
     .on('candidate', mine((m) => app.session?.onCandidate(m.candidate)))
     .on('participant-joined', mine((m) => onParticipants(m, true)))
     .on('participant-updated', mine((m) => onParticipants(m, false)))
@@ -167,7 +155,7 @@ async function connect(url, status = 'connecting…') {
   }
   if (app.sig !== sig) return;
   app.signalingState = 'open';
-  mark('joinSent');
+  app.mark('joinSent');
   sig.send({
     type: 'join',
     room: app.room,
@@ -179,7 +167,7 @@ async function connect(url, status = 'connecting…') {
 }
 
 function onJoined(m) {
-  mark('joined');
+  app.mark('joined');
   app.id = m.id;
   app.node = m.node || '';
   app.signalingState = 'joined';
@@ -212,12 +200,9 @@ function onJoined(m) {
       app.grid.prune(withMedia(mids));
       updateEmpty();
     },
-    onOffered: () => {
-      mark('offerSent');
-      app.controls.afterOffer();
-    },
+    onOffered: () => app.mark('offerSent') && app.controls.afterOffer(),
     onState: (state) => {
-      if (state === 'connected') mark('connected');
+      if (state === 'connected') app.mark('connected');
       setStatus(`${state} as ${whoAmI()}`);
       if (state === 'failed') showError('The media connection to the node failed.');
     },

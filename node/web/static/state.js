@@ -40,6 +40,12 @@ export function newApp(errors) {
     redirects: 0, // redirects followed since the last join
     fatal: '', // code of a fatal error from the current node
     e2ee: null, // E2EE (e2ee.js) when the call is encrypted end to end
+    // mark notes when the page first reached a step of joining and returns
+    // true, so that it can lead an expression.
+    mark(step) {
+      this.timeline[step] ??= performance.now();
+      return true;
+    },
     peerIds() {
       return [...this.participants.keys()];
     },
