@@ -10,6 +10,8 @@
 //     cluster secret) and how loaded.
 //   - selection: the pure rule that picks a node for a joining participant.
 //   - repair: the gap tracker behind hop-by-hop NACKs.
+//   - linkrate: the capacity estimate of one relay link, from what the
+//     link shows (the far side's reports, delay, a configured rate).
 //   - peering: this node's side of it all, tying the above to the node's
 //     conferences through the Host interface.
 //

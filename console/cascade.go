@@ -30,6 +30,7 @@ var peerColumns = []column{
 	{title: "SAVED", min: 5, prio: 1, right: true},
 	{title: "NACK s/a/r", min: 11, max: 13, prio: 2},
 	{title: "EMULATED", min: 10, max: 28, prio: 5},
+	{title: "CAP", min: 6, prio: 5, right: true}, // the link's capacity estimate; marked while it holds layers back
 	{title: "ADDR", min: 14, max: 22, prio: 6},
 	{title: "CONFERENCES", min: 11, max: 30, prio: 7},
 }
@@ -174,6 +175,13 @@ func (v *cascadeView) peerCells(p snapshot.Peer) []cell {
 	case p.Stress >= 0.7:
 		stress = &st.Warn
 	}
+	capacity := cell{text: "-"}
+	if p.CapacityBps > 0 {
+		capacity.text = fmtRate(p.CapacityBps)
+	}
+	if len(p.Held) > 0 {
+		capacity.st = &st.Warn
+	}
 	emulated := cell{text: dash(p.Emulated)}
 	if p.Emulated != "" {
 		emulated.st = &st.Warn
@@ -192,6 +200,7 @@ func (v *cascadeView) peerCells(p snapshot.Peer) []cell {
 		saved,
 		{text: fmt.Sprintf("%d/%d/%d", p.NACKsSent, p.NACKsAnswer, p.Repaired)},
 		emulated,
+		capacity,
 		{text: dash(p.Addr)},
 		{text: dash(strings.Join(p.Conferences, ","))},
 	}

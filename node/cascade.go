@@ -234,6 +234,7 @@ func (rm *remoteMember) snapshot(members []member) snapshot.Participant {
 		E2E:        []snapshot.E2E{},
 	}
 	ps.Layers, ps.Audio, ps.BitrateUp = published(rm.UpTracks())
+	rm.markLinkHeld(ps.Layers)
 	measured := rm.Measured()
 	relayMs := rm.RelayRTTMs()
 	self := rm.conf.node.cfg.ID
@@ -266,6 +267,28 @@ func (rm *remoteMember) snapshot(members []member) snapshot.Participant {
 		ps.E2E = append(ps.E2E, e)
 	}
 	return ps
+}
+
+// markLinkHeld gives the layers its node holds back from this one, as the
+// relay link does not carry them, their reason; layers are as published()
+// listed them, one track's after another's.
+func (rm *remoteMember) markLinkHeld(layers []snapshot.Layer) {
+	i := 0
+	for _, up := range rm.UpTracks() {
+		if up.Kind() == media.KindAudio {
+			continue
+		}
+		held := rm.LinkHeld(up.Source())
+		for _, l := range up.Layers() {
+			// Matched by rid: a layer may have come or gone since.
+			if i < len(layers) && layers[i].RID == l.RID {
+				if held.Has(l.Index) {
+					layers[i].Reason = snapshot.ReasonRelayLink
+				}
+				i++
+			}
+		}
+	}
 }
 
 // Drain stops admitting participants and asks those present to move to

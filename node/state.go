@@ -11,6 +11,7 @@ import (
 
 	"github.com/switchyard/switchyard/cascade/peering"
 	"github.com/switchyard/switchyard/media"
+	"github.com/switchyard/switchyard/media/layer"
 	"github.com/switchyard/switchyard/node/signal"
 	"github.com/switchyard/switchyard/node/snapshot"
 )
@@ -109,8 +110,12 @@ func (p *Participant) snapshot(members []member) snapshot.Participant {
 	nc := p.nacksLocked()
 	ps.NACKsIn, ps.Retransmits, ps.RetransmitsRefused = nc.nacked, nc.resent, nc.refused
 	names := make(map[string]string, len(members))
+	remotes := make(map[string]*remoteMember)
 	for _, q := range members {
 		names[q.memberID()] = q.info().Name
+		if rm, ok := q.(*remoteMember); ok {
+			remotes[q.memberID()] = rm
+		}
 	}
 	for _, s := range p.downs {
 		sub := snapshot.Subscription{
@@ -137,6 +142,11 @@ func (p *Participant) snapshot(members []member) snapshot.Participant {
 		default:
 			sub.Forwarded, sub.Target = ridOf(cur), ridOf(target)
 			sub.Reason = s.reason.String()
+			if rm := remotes[sub.Publisher]; rm != nil && s.reason == layer.ReasonNotPublished &&
+				heldAbove(rm.LinkHeld(s.up.Source()), target) {
+				// Published, but its node keeps it off the relay link.
+				sub.Reason = snapshot.ReasonRelayLink
+			}
 			if waiting {
 				sub.Reason = snapshot.ReasonKeyframe
 			}
@@ -340,4 +350,14 @@ func (n *Node) SetDraining(on bool) error {
 	}
 	n.log.Info("drain", "on", on)
 	return nil
+}
+
+// heldAbove says whether held has a layer better than target.
+func heldAbove(held media.LayerSet, target int) bool {
+	for l := max(target+1, 0); l < media.MaxLayers; l++ {
+		if held.Has(l) {
+			return true
+		}
+	}
+	return false
 }

@@ -105,6 +105,11 @@ type Layer struct {
 	Bitrate int64 `json:"bitrate"`
 	Width   int   `json:"w,omitempty"`
 	Height  int   `json:"h,omitempty"`
+	// Held: the publisher sends the layer, but the relay link to the node
+	// this state goes to does not carry it (the sending node's estimate of
+	// the link); Active is false then, so that the receiving node's
+	// participants choose a layer that arrives.
+	Held bool `json:"held,omitempty"`
 }
 
 // Want says which layers of a publisher's track the sending node needs.

@@ -10,6 +10,12 @@
 // lost, and each track feeds a media.UpTrack that the node's conference
 // treats like any other publisher's.
 //
+// Each link has a capacity estimate (package linkrate, fed every ping
+// interval from the relay's figures and the peer's reports). When what a
+// peer wants costs more, the most expensive layers step down before they
+// reach the link, and the peer is told in its own copy of this node's state
+// that they are held, so its receivers settle on a layer that arrives.
+//
 // The package reaches conferences only through the Host interface the node
 // implements; it never imports the node.
 package peering

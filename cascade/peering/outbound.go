@@ -27,8 +27,9 @@ type Outbound struct {
 }
 
 type target struct {
-	peer *peer
-	want media.LayerSet
+	peer  *peer
+	want  media.LayerSet // what goes: what the peer asked for, fitted into its link
+	asked media.LayerSet // what the peer asked for
 }
 
 type outLayer struct {
@@ -62,7 +63,7 @@ func (p *Peering) Publish(conf, endpoint string, up *media.UpTrack, muted func()
 		old.up.RemoveSink(old)
 	}
 	up.AddSink(o)
-	p.refreshTargets(conf)
+	p.refreshTargets()
 	p.Changed()
 }
 
@@ -84,25 +85,12 @@ func (p *Peering) outbound(conf, endpoint string, src media.Source) *Outbound {
 	return p.outs[conf][endpoint][src]
 }
 
-// refreshTargets points every local track of conf at the peers hosting the
-// conference, each with the layers it asked for.
-func (p *Peering) refreshTargets(conf string) {
-	p.mu.RLock()
-	defer p.mu.RUnlock()
-	var hosts []*peer
-	for _, pr := range p.peers {
-		if pr.confs[conf] != nil {
-			hosts = append(hosts, pr)
-		}
-	}
-	for endpoint, bySource := range p.outs[conf] {
-		for src, o := range bySource {
-			ts := make([]target, 0, len(hosts))
-			for _, h := range hosts {
-				ts = append(ts, target{peer: h, want: h.confs[conf].wants[wantKey{endpoint, src}]})
-			}
-			o.targets.Store(&ts)
-		}
+// refreshTargets points every local track at the peers hosting its
+// conference, each with the layers it asked for that its link carries (see
+// retarget: the link is shared by every conference, so all are refitted).
+func (p *Peering) refreshTargets() {
+	if p.retarget() {
+		p.Changed()
 	}
 }
 
@@ -124,7 +112,7 @@ func (o *Outbound) WriteRTP(p *media.Packet) {
 		if !audio {
 			size := uint64(p.Header.MarshalSize() + len(p.Payload))
 			for _, t := range ts {
-				t.peer.skipped.Add(size)
+				t.notSent(p.Layer, size)
 			}
 		}
 		return
@@ -141,12 +129,22 @@ func (o *Outbound) WriteRTP(p *media.Packet) {
 	for _, t := range ts {
 		if !t.want.Has(p.Layer) {
 			if !audio {
-				t.peer.skipped.Add(uint64(size)) // video a peer did not need: what Octo would have sent
+				t.notSent(p.Layer, uint64(size))
 			}
 			continue
 		}
 		_ = o.tr.Send(t.peer.id, &l.pkt)
 	}
+}
+
+// notSent counts a video packet not relayed to the peer: held back because
+// the link does not carry it, or not needed (what Octo would have sent).
+func (t target) notSent(layer int, size uint64) {
+	if t.asked.Has(layer) {
+		t.peer.heldBytes.Add(size)
+		return
+	}
+	t.peer.skipped.Add(size)
 }
 
 // resend answers one NACKed sequence number from the publisher's packet
@@ -225,6 +223,6 @@ func (p *Peering) onKeyframe(pr *peer, conf string, m *control.Message) {
 		pc.wants[k] = pc.wants[k].With(m.Layer)
 	}
 	p.mu.Unlock()
-	p.refreshTargets(conf)
+	p.refreshTargets()
 	o.up.RequestKeyframe(m.Layer)
 }

@@ -5,6 +5,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/switchyard/switchyard/cascade/linkrate"
 	"github.com/switchyard/switchyard/cascade/membership"
 	"github.com/switchyard/switchyard/cascade/relay"
 	"github.com/switchyard/switchyard/media"
@@ -35,6 +36,22 @@ type peer struct {
 	// links is the peer's own relay round trips to the nodes it peers
 	// with, ms by node id, as its last state said.
 	links atomic.Pointer[map[string]float64]
+
+	// The link's capacity: the estimator and what it last saw (linkLoop
+	// only), its answer, what goes and what is held per local track, and
+	// what would go if nothing were held (guarded by Peering.mu).
+	rate      *linkrate.Estimator
+	prevLink  linkCounters
+	estimate  linkrate.Estimate
+	fits      map[trackKey]fitResult
+	demand    int64
+	heldBytes atomic.Uint64 // video wanted behind the link but not sent: it does not fit
+}
+
+// trackKey names one local track across conferences.
+type trackKey struct {
+	conf, endpoint string
+	source         media.Source
 }
 
 type peerConf struct {

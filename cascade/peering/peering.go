@@ -161,12 +161,13 @@ func newPeering(cfg Config, host Host) *Peering {
 	}
 }
 
-// start runs the control, state and NACK loops.
+// start runs the control, state, NACK and link loops.
 func (p *Peering) start() {
-	p.wg.Add(3)
+	p.wg.Add(4)
 	go p.controlLoop()
 	go p.stateLoop()
 	go p.nackLoop()
+	go p.linkLoop()
 }
 
 // NetConfig says where the cascade's sockets are.

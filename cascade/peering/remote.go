@@ -37,6 +37,10 @@ type Remote struct {
 	muted    bool
 	state    State
 
+	// linkHeld are, by Source.Index, the layers its node sends but holds
+	// back from this one: the relay link does not carry them.
+	linkHeld [len(media.Sources)]atomic.Uint32
+
 	repMu    sync.Mutex // guards trackers, ssrcs and wanted
 	trackers [numTags]repair.Tracker
 	ssrcs    [numTags]uint32
@@ -106,6 +110,16 @@ func (r *Remote) UpTracks() []*media.UpTrack {
 		}
 	}
 	return out
+}
+
+// LinkHeld is the layers of a track its node sends but holds back from this
+// node, because the relay link between them does not carry them: why a
+// receiver here gets a lower layer ("relay link").
+func (r *Remote) LinkHeld(src media.Source) media.LayerSet {
+	if !src.Valid() {
+		return 0
+	}
+	return media.LayerSet(r.linkHeld[src.Index()].Load())
 }
 
 // OnAudioLevel sets where the audio levels of its relayed audio go (the
@@ -282,7 +296,7 @@ func (p *Peering) applyState(pr *peer, conf string, m *control.Message) {
 	for _, r := range gone {
 		p.removeRemote(r)
 	}
-	p.refreshTargets(conf)
+	p.refreshTargets()
 	if newHost {
 		// A node that just started hosting the conference learns about
 		// this side now rather than at the next period.
@@ -341,6 +355,13 @@ func (p *Peering) syncTracks(r *Remote, tracks []control.Track) {
 			r.mu.Unlock()
 		}
 		have[src.Index()] = true
+		var held media.LayerSet
+		for _, l := range t.Layers {
+			if l.Held && l.Index >= 0 && l.Index < media.MaxLayers {
+				held = held.With(l.Index)
+			}
+		}
+		r.linkHeld[src.Index()].Store(uint32(held))
 		slot := &r.tracks[src.Index()]
 		up := slot.Load()
 		if up == nil {
@@ -354,6 +375,7 @@ func (p *Peering) syncTracks(r *Remote, tracks []control.Track) {
 	}
 	for i := range r.tracks {
 		if !have[i] {
+			r.linkHeld[i].Store(0)
 			if up := r.tracks[i].Swap(nil); up != nil {
 				p.host.Unpublished(r.conf, r, up)
 			}
@@ -369,7 +391,9 @@ func advertise(up *media.UpTrack, t control.Track) {
 	}
 	ls := make([]media.LayerInfo, 0, len(t.Layers))
 	for _, l := range t.Layers {
-		ls = append(ls, media.LayerInfo{Index: l.Index, Active: l.Active, Bitrate: l.Bitrate, Width: l.Width, Height: l.Height})
+		// A layer the link does not carry is not active here, whatever
+		// its node's publisher sends.
+		ls = append(ls, media.LayerInfo{Index: l.Index, Active: l.Active && !l.Held, Bitrate: l.Bitrate, Width: l.Width, Height: l.Height})
 	}
 	up.Advertise(ls)
 }
@@ -444,7 +468,7 @@ func (p *Peering) dropPeerConference(id relay.NodeID, conf string) {
 	for _, r := range gone {
 		p.removeRemote(r)
 	}
-	p.refreshTargets(conf)
+	p.refreshTargets()
 }
 
 // DropConference forgets conf on this node (its last local participant

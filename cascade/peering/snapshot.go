@@ -47,6 +47,8 @@ func (p *Peering) Snapshot() (*snapshot.Cascade, []snapshot.Peer) {
 			SkippedBytes: pr.skipped.Load(), NACKsSent: pr.nacksSent.Load(),
 			NACKsAnswer: pr.nacksAnswered.Load(), Repaired: pr.repaired.Load(),
 			Conferences: []string{},
+			CapacityBps: pr.estimate.Bps, CapacityState: pr.estimate.State.String(), TxLossPct: 100 * l.TxLoss,
+			Held: heldList(pr.fits), HeldBytes: pr.heldBytes.Load(),
 		}
 		for tag := relay.Layer(1); tag <= tagAudio; tag++ {
 			if b := l.OutLayerBytes[tag]; b > 0 {
@@ -71,6 +73,9 @@ func (p *Peering) Snapshot() (*snapshot.Cascade, []snapshot.Peer) {
 		slices.Sort(sp.Conferences)
 		if !l.Impairment.IsZero() {
 			sp.Emulated = fmt.Sprintf("delay %v ±%v, loss %.1f%%", l.Impairment.Delay, l.Impairment.Jitter, 100*l.Impairment.Loss)
+			if r := l.Impairment.RateBitsPerSec; r > 0 {
+				sp.Emulated += fmt.Sprintf(", rate %d kbit/s", r/1000)
+			}
 		}
 		peers = append(peers, sp)
 	}

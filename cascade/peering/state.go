@@ -116,24 +116,50 @@ func (p *Peering) stateOf(conf string) (*control.Message, bool) {
 		Links: p.linkTable(), Recording: p.host.Recording(conf)}, true
 }
 
+// sendState sends this node's side of conf to peers. A peer whose link
+// holds back some layers gets its own copy, in which they are not active.
 func (p *Peering) sendState(conf string, to []*peer) {
 	m, ok := p.stateOf(conf)
 	if !ok {
 		return
 	}
-	b, err := control.Encode(m)
-	if err != nil {
-		for i := range m.Participants {
-			m.Participants[i].Measured = nil
-		}
-		if b, err = control.Encode(m); err != nil {
-			p.log.Warn("cascade: conference state too large to relay", "conference", conf, "err", err)
-			return
-		}
-	}
+	var shared []byte
 	for _, pr := range to {
-		p.sendControl(pr.id, conf, b)
+		held := p.heldFor(pr, conf)
+		if held == nil {
+			if shared == nil {
+				if shared = p.encodeState(conf, m); shared == nil {
+					return
+				}
+			}
+			p.sendControl(pr.id, conf, shared)
+			continue
+		}
+		mine := *m
+		mine.Participants = withHeld(m.Participants, held)
+		if b := p.encodeState(conf, &mine); b != nil {
+			p.sendControl(pr.id, conf, b)
+		}
 	}
+}
+
+// encodeState encodes a state, without the participants' own measurements
+// if it does not fit otherwise; nil if it still does not.
+func (p *Peering) encodeState(conf string, m *control.Message) []byte {
+	b, err := control.Encode(m)
+	if err == nil {
+		return b
+	}
+	trimmed := *m
+	trimmed.Participants = slices.Clone(m.Participants)
+	for i := range trimmed.Participants {
+		trimmed.Participants[i].Measured = nil
+	}
+	if b, err = control.Encode(&trimmed); err != nil {
+		p.log.Warn("cascade: conference state too large to relay", "conference", conf, "err", err)
+		return nil
+	}
+	return b
 }
 
 func (p *Peering) sendEmpty(conf string, to []*peer) {

@@ -25,8 +25,14 @@
 // observer of the relay port learns which nodes talk and how much, not which
 // conferences or people. The payload is an RTP or RTCP packet, a data
 // message, or a control body (hello: 0 to announce or 1 to answer, then the
-// sender's node name; an announcement is always answered; ping and pong:
-// an 8-byte ping number and the pinger's 8-byte send time, echoed).
+// sender's node name; an announcement is always answered; ping: an 8-byte
+// ping number and the pinger's 8-byte send time; pong: the ping echoed, then
+// the answering node's Report on the pinger's datagrams, four 8-byte
+// integers: highest sequence received, datagrams received, their bytes,
+// and its clock at the ping's arrival, so that the pinger sees its own
+// direction of the link: loss, arrival rate and queueing delay. A pong of
+// 16 bytes, without the report, is accepted too; any other length is
+// dropped as malformed).
 // A sealed datagram is at most MaxDatagram bytes.
 //
 // # Keys and nonces

@@ -35,6 +35,17 @@ type LinkStats struct {
 	// RxLoss is the fraction of the peer's datagrams to this node that went
 	// missing during the last ping interval, from gaps in its sequence.
 	RxLoss float64
+	// Far is the peer's latest report on this node's datagrams (carried in
+	// its pongs) and FarAt when it came; zero while none has (or the peer
+	// does not report). OneWay is the peer's clock at that ping's arrival
+	// minus this node's at its sending: the offset is arbitrary, a rise
+	// over its minimum is queueing on the way to the peer. TxLoss is the
+	// fraction of this node's datagrams the peer missed between its last
+	// two reports.
+	Far    Report
+	FarAt  time.Time
+	OneWay time.Duration
+	TxLoss float64
 
 	// Out and In are indexed by type slot: RTP, RTCP, message, control.
 	Out, In [NumTypeSlots]Counter

@@ -108,6 +108,12 @@ type peer struct {
 	rxLoss    float64
 	rxPrevExp uint64
 	rxPrevCnt uint64
+	// The peer's latest report on this node's datagrams, when it came, and
+	// what it says of the way there.
+	far    Report
+	farAt  time.Time
+	oneWay time.Duration
+	txLoss float64
 }
 
 const (
@@ -392,12 +398,17 @@ func (t *Transport) handle(d, plain []byte, from netip.AddrPort) (DropReason, bo
 		t.onHello(pr, body.Payload)
 	case TypePing:
 		if len(body.Payload) == pingLen {
-			if err := t.send(pr, TypePong, 0, "", "", body.Payload); err != nil {
+			var buf [pongLen]byte
+			b := appendPong(buf[:0], body.Payload, pr.report(time.Since(t.start)))
+			if err := t.send(pr, TypePong, 0, "", "", b); err != nil {
 				t.log.Debug("relay: pong", "peer", pr.id, "err", err)
 			}
 		}
 	case TypePong:
-		t.onPong(pr, body.Payload)
+		if err := t.onPong(pr, body.Payload); err != nil {
+			t.log.Debug("relay: bad pong", "peer", pr.id, "err", err)
+			return ErrMalformed, false
+		}
 	default:
 		// Reused: a fresh Packet would escape through the handler call.
 		t.rx = Packet{
@@ -470,20 +481,37 @@ func (t *Transport) onHello(p *peer, b []byte) {
 	t.log.Debug("relay: hello", "peer", p.id, "name", n)
 }
 
-func (t *Transport) onPong(p *peer, b []byte) {
-	if len(b) != pingLen {
-		return
+// report is this node's Report on the peer's datagrams, as of at (on this
+// transport's clock since its start).
+func (p *peer) report(at time.Duration) Report {
+	var bytes uint64
+	for i := range p.in.bytes {
+		bytes += p.in.bytes[i].Load()
 	}
-	num := binary.BigEndian.Uint64(b)
-	sent := time.Duration(binary.BigEndian.Uint64(b[8:]))
-	rtt := time.Since(t.start) - sent
+	return Report{Top: p.rxTop.Load(), Count: p.rxCount.Load(), Bytes: bytes, At: at}
+}
+
+// onPong takes the answer to one of this node's pings: the round trip and,
+// from a peer that reports, its view of this node's datagrams. A pong that
+// does not parse is an error; one that answers no ping of ours in the
+// ring (late, repeated) is ignored.
+func (t *Transport) onPong(p *peer, b []byte) error {
+	pg, err := parsePong(b)
+	if err != nil {
+		return err
+	}
+	now := t.now()
+	rtt := time.Since(t.start) - pg.sent
 	p.pmu.Lock()
 	defer p.pmu.Unlock()
-	rec := &p.pings[num%pingRing]
-	if rec.num != num || rec.sent != sent || rec.answered || rtt < 0 {
-		return
+	rec := &p.pings[pg.num%pingRing]
+	if rec.num != pg.num || rec.sent != pg.sent || rec.answered || rtt < 0 {
+		return nil
 	}
 	rec.answered = true
+	if pg.hasReport {
+		p.noteReport(pg.report, pg.sent, now)
+	}
 	p.rtt = rtt
 	if p.srtt == 0 {
 		p.srtt = rtt
@@ -492,6 +520,22 @@ func (t *Transport) onPong(p *peer, b []byte) {
 		p.srtt += (rtt - p.srtt) / 8
 		p.minRTT = min(p.minRTT, rtt)
 	}
+	return nil
+}
+
+// noteReport keeps the peer's latest report and the loss of this node's
+// datagrams since the previous one; called with pmu held.
+func (p *peer) noteReport(r Report, sent time.Duration, now time.Time) {
+	prev := p.far
+	if !p.farAt.IsZero() && r.Top > prev.Top && r.Count >= prev.Count {
+		exp, got := r.Top-prev.Top, r.Count-prev.Count
+		p.txLoss = 0
+		if exp > got {
+			p.txLoss = float64(exp-got) / float64(exp)
+		}
+	}
+	p.far, p.farAt = r, now
+	p.oneWay = r.At - sent
 }
 
 func (t *Transport) pinger() {
@@ -601,6 +645,7 @@ func (t *Transport) Stats() Stats {
 		p.pmu.Lock()
 		ls.RTT, ls.SmoothedRTT, ls.MinRTT = p.rtt, p.srtt, p.minRTT
 		ls.PingLoss, ls.RxLoss = p.pingLoss, p.rxLoss
+		ls.Far, ls.FarAt, ls.OneWay, ls.TxLoss = p.far, p.farAt, p.oneWay, p.txLoss
 		p.pmu.Unlock()
 		s.Links = append(s.Links, ls)
 	}

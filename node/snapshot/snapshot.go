@@ -18,6 +18,9 @@ const (
 	ReasonAudio       = "audio"
 	ReasonMuted       = "muted by operator"
 	ReasonOff         = "turned off by its publisher"
+	// ReasonRelayLink: the layer's node holds it back because the relay
+	// link from there does not carry it.
+	ReasonRelayLink = "relay link"
 )
 
 // Snapshot is everything the node knows, taken at one instant.
@@ -87,6 +90,18 @@ type Peer struct {
 	NACKsAnswer  uint64 `json:"nacks_answered"` // packets resent to the peer from the cache
 	Repaired     uint64 `json:"repaired"`       // gaps from the peer filled by a resend
 	Emulated     string `json:"emulated,omitempty"`
+	// CapacityBps is this node's estimate of what the link to the peer
+	// carries, bits/s (0: no limit seen); CapacityState says why ("cut:
+	// queue", "configured rate", ...). TxLossPct is the share of this
+	// node's datagrams the peer reports missing.
+	CapacityBps   int64   `json:"capacity_bps"`
+	CapacityState string  `json:"capacity_state"`
+	TxLossPct     float64 `json:"tx_loss_pct"`
+	// Held lists the layers of this node's tracks the link does not carry
+	// for the peer ("us-p1 camera f"), and HeldBytes the video wanted
+	// behind the link but not sent for that.
+	Held      []string `json:"held,omitempty"`
+	HeldBytes uint64   `json:"held_bytes"`
 }
 
 // Conference is one room.
@@ -169,6 +184,9 @@ type Layer struct {
 	Bitrate int64  `json:"bitrate"`
 	Width   int    `json:"width"`
 	Height  int    `json:"height"`
+	// Reason says why an inactive layer is not arriving when it is not its
+	// publisher's doing (ReasonRelayLink).
+	Reason string `json:"reason,omitempty"`
 }
 
 // Subscription is one track a participant receives.
